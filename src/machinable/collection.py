@@ -1,0 +1,62 @@
+"""A list with the helpers analysis code wants: filter, map, pluck, first, tables, dataframes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class Collection(list):
+    def filter(self, predicate) -> "Collection":
+        return type(self)(item for item in self if predicate(item))
+
+    def map(self, function) -> "Collection":
+        return Collection(function(item) for item in self)
+
+    def pluck(self, key: str) -> list:
+        """The value of `key` (dotted paths into nested dicts/attributes allowed) of each item."""
+        return [_lookup(item, key) for item in self]
+
+    def first(self, default=None):
+        return self[0] if self else default
+
+    def rows(self) -> list[dict]:
+        return [dict(item) if isinstance(item, Mapping) else item.as_row() for item in self]
+
+    def as_dataframe(self):
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("as_dataframe() needs pandas: pip install 'machinable[pandas]'") from None
+        return pandas.DataFrame(self.rows())
+
+    def as_table(self, title: str | None = None) -> str:
+        """A text table of the rows, fitted to the terminal width."""
+        from rich.console import Console
+        from rich.table import Table
+
+        rows = self.rows()
+        columns: list = []
+        for row in rows:
+            columns.extend(key for key in row if key not in columns)
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(str(column))
+        for row in rows:
+            table.add_row(*(_cell(row.get(column, "")) for column in columns))
+        console = Console(record=True)
+        with console.capture() as capture:
+            console.print(table)
+        return capture.get()
+
+
+def _lookup(item, key: str):
+    value = item
+    for part in key.split("."):
+        value = value[part] if isinstance(value, Mapping) else getattr(value, part)
+    return value
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)

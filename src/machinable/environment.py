@@ -1,0 +1,70 @@
+"""What an execution records to make a run reproducible: host, Python, packages, code version.
+
+Computed once per process (and per project directory for the code version), since
+`git` and the package scan are the expensive parts.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import platform
+import socket
+import subprocess
+import sys
+
+
+@functools.lru_cache(maxsize=None)
+def _static_host() -> dict:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = None
+    return {
+        "hostname": socket.gethostname(),
+        "user": user,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "python_executable": sys.executable,
+    }
+
+
+def host() -> dict:
+    return {**_static_host(), "pid": os.getpid(), "argv": list(sys.argv)}
+
+
+@functools.lru_cache(maxsize=None)
+def packages() -> dict:
+    from importlib import metadata
+
+    found = {}
+    for distribution in metadata.distributions():
+        name = distribution.metadata["Name"]
+        if name:
+            found[name] = distribution.version
+    return dict(sorted(found.items(), key=lambda item: item[0].lower()))
+
+
+@functools.lru_cache(maxsize=None)
+def code_version(directory: str) -> dict:
+    """Git commit and uncommitted diff of `directory` when it is inside a git repository."""
+
+    def git(*args):
+        try:
+            result = subprocess.run(
+                ["git", "-C", directory, *args], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return result.stdout if result.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"directory": directory, "git": None}
+    return {
+        "directory": directory,
+        "git": {"commit": commit.strip(), "diff": git("diff", "HEAD") or "", "status": git("status", "--porcelain") or ""},
+    }

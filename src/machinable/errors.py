@@ -1,0 +1,57 @@
+"""Every error machinable raises on purpose derives from `MachinableError`.
+
+Messages say what was wrong and how to fix it; they are raised before any
+side effect (no directory created, no file written).
+"""
+
+
+class MachinableError(Exception):
+    """Base class of machinable's own errors."""
+
+
+class ValidationError(MachinableError, ValueError):
+    """A configuration does not fit the element's `Config`."""
+
+
+class ModuleNotFound(MachinableError, ModuleNotFoundError):
+    """The module named by `get(module)` does not exist."""
+
+
+class ElementNotFound(MachinableError, LookupError):
+    """A module defines no element class, or several (ambiguous)."""
+
+
+class ExperimentNotFound(MachinableError, LookupError):
+    """No stored experiment has the requested id."""
+
+
+class ExecutionFailed(MachinableError, RuntimeError):
+    """An experiment raised during execution; the cause is chained."""
+
+
+class StorageError(MachinableError, OSError):
+    """Storage cannot be read or written (permissions, disk full, ...)."""
+
+
+class CorruptMetadata(StorageError):
+    """A stored metadata file is missing or unreadable."""
+
+
+class IndexCorrupt(StorageError):
+    """The SQLite index cannot be used; rebuild it from the files."""
+
+
+class UnsafePath(MachinableError, ValueError):
+    """A data path would leave the experiment's directory."""
+
+
+class UnsupportedFormat(MachinableError, ValueError):
+    """`save_data`/`load_data` got a file extension it cannot handle."""
+
+
+class UntrustedData(MachinableError, PermissionError):
+    """Loading a pickle from a storage not created by this user needs an explicit opt-in."""
+
+
+class StateError(MachinableError, RuntimeError):
+    """An operation does not fit the experiment's state (e.g. changing a committed experiment)."""

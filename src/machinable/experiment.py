@@ -1,0 +1,530 @@
+"""Experiments: configured research code that runs exactly once and is found again by its config."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+import traceback
+
+from machinable import context, ids
+from machinable.config import deep_merge
+from machinable.element import Element
+from machinable.errors import ExecutionFailed, ModuleNotFound, StateError, UntrustedData, ValidationError
+from machinable.identity import Request, keys_hash, keys_of
+from machinable.project import Project
+from machinable.records import Record, Records
+from machinable.storage import Storage
+from machinable.storage.claim import Claim, Heartbeat
+from machinable.storage.files import data_format, decode_data, encode_data, read_json, safe_join, write_atomic, write_json
+
+STATUS = "status.json"
+CLAIM = "claim.json"
+
+
+class Experiment(Element):
+    """Subclass it, give it a `Config` and implement `on_execute()`.
+
+    `get(module, version)` returns the stored experiment with that config or a new
+    one; `launch()` runs it once. Direct instantiation always gives a new experiment.
+    """
+
+    def __init__(self, version=None, *, seed: int | None = None, derived_from: "Experiment | None" = None, uses=()):
+        super().__init__(version)
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32):
+            raise ValidationError(f"seed must be an integer between 0 and 2**32 - 1, got {seed!r}.")
+        self.experiment_id = ids.experiment_id()
+        self.timestamp = int(time.time())
+        self.seed = ids.seed() if seed is None else seed
+        self._fixed_seed = seed is not None
+        self._derived_from = derived_from
+        self._uses = list(uses)
+        self._project = Project.current().directory
+        self._storage: Storage | None = None
+        self._metadata: dict | None = None
+        self._group_pattern: str | None = None
+        self._reuse = False
+        self._execution = None
+        self._records: dict = {}
+
+    # --- retrieval --------------------------------------------------------------------
+
+    @classmethod
+    def retrieve(cls, module: str, version=None, **kwargs) -> "Experiment":
+        """`get()`: the stored experiment with this module, config and relations, or a new one."""
+        experiment = cls._new(module, version, **kwargs)
+        experiment._reuse = True
+        experiment._storage = Storage.current()
+        found = experiment._storage.find(experiment._request(), seed=experiment._seed_filter())
+        if found is not None:
+            experiment._bind(found)
+        return experiment
+
+    @classmethod
+    def find_by_id(cls, experiment_id: str, storage: Storage | None = None) -> "Experiment":
+        storage = storage or Storage.current()
+        return cls.from_metadata(storage.find_by_id(experiment_id), storage)
+
+    @classmethod
+    def from_metadata(cls, metadata: dict, storage: Storage) -> "Experiment":
+        module = metadata["module"]
+        try:
+            element_class = Project.current().element_class(module, Experiment)
+        except ModuleNotFound:
+            with Project(metadata["project"]):
+                element_class = Project.current().element_class(module, Experiment)
+        experiment = element_class._new(module, metadata["version"], seed=metadata["seed"])
+        experiment._storage = storage
+        experiment._bind(metadata)
+        return experiment
+
+    def _bind(self, metadata: dict) -> None:
+        """Become the stored experiment described by `metadata`."""
+        self._metadata = metadata
+        self.experiment_id = metadata["experiment_id"]
+        self.timestamp = metadata["timestamp"]
+        self.seed = metadata["seed"]
+        self._version = metadata["version"]
+        schema = self.config_schema()
+        self._config_data = deep_merge(schema.defaults(), metadata["config"]) if schema else dict(metadata["config"])
+
+    # --- identity ---------------------------------------------------------------------
+
+    def _relations(self) -> dict:
+        ancestor = self._derived_from
+        if ancestor is not None and not ancestor.is_committed():
+            ancestor.commit()
+        return {
+            "ancestor": ancestor.experiment_id if ancestor is not None else None,
+            "uses": [_use_entry(element) for element in self._uses],
+        }
+
+    def _request(self) -> Request:
+        schema = self.config_schema()
+        config = self.config.to_dict()
+        return Request(
+            module=self.module,
+            config=schema.identifying(config) if schema else config,
+            defaults=schema.identifying_defaults() if schema else {},
+            relations=self._relations(),
+        )
+
+    def _seed_filter(self) -> int | None:
+        return self.seed if self._fixed_seed else None
+
+    # --- committing -------------------------------------------------------------------
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            self._storage = Storage.current()
+        return self._storage
+
+    def is_committed(self) -> bool:
+        return self._metadata is not None
+
+    def group_as(self, pattern: str) -> "Experiment":
+        """Store under `<storage>/<pattern>/<id>`; strftime codes such as %Y are filled in at commit."""
+        if self.is_committed():
+            raise StateError(f"{self} is already committed in {self.local_directory()}; its group cannot change.")
+        self._group_pattern = pattern
+        return self
+
+    def _group(self) -> str:
+        pattern = self._group_pattern
+        if pattern is None:
+            pattern = getattr(self.storage.config, "default_group", "%Y_%U_%a")
+        group = time.strftime(pattern, time.localtime(self.timestamp)).strip("/")
+        parts = group.split("/")
+        if os.path.isabs(group) or ".." in parts or "" in parts:
+            raise ValidationError(
+                f"Group {group!r} (from pattern {pattern!r}) must be a relative path without '..' "
+                "or empty parts, e.g. '%Y/lab-reports'."
+            )
+        return group
+
+    def commit(self) -> "Experiment":
+        """Create the experiment's directory and files (once). `launch()` calls this."""
+        if self.is_committed():
+            return self
+        request = self._request()
+        identity = request.identity
+        keys = keys_of(request.config)
+        metadata = {
+            "experiment_id": self.experiment_id,
+            "module": self.module,
+            "class": type(self).__name__,
+            "version": self._version,
+            "config": self.config.to_dict(),
+            "seed": self.seed,
+            "timestamp": self.timestamp,
+            "group": self._group(),
+            "ancestor": request.relations["ancestor"],
+            "uses": request.relations["uses"],
+            "identity": identity,
+            "keys": keys,
+            "keys_hash": keys_hash(keys),
+            "project": self._project,
+        }
+        stored = self.storage.commit(
+            metadata, keys, request if self._reuse else None, seed=self._seed_filter()
+        )
+        self._bind(stored)
+        if stored is metadata:
+            self.on_create()
+        return self
+
+    # --- files ------------------------------------------------------------------------
+
+    def local_directory(self, *parts: str, create: bool = False) -> str:
+        """A path inside the experiment's directory (which exists once committed)."""
+        if not self.is_committed():
+            raise StateError(f"{self} is not committed yet, so it has no directory; call launch() or commit() first.")
+        directory = self.__dict__.get("_directory")
+        if directory is None:
+            directory = self.__dict__["_directory"] = self.storage.directory_of(self._metadata)
+        path = safe_join(directory, *parts) if parts else directory
+        if create:
+            os.makedirs(path, exist_ok=True)
+        return path
+
+    def save_data(self, name: str, obj) -> str:
+        """Store `obj` as `data/<name>`; the extension picks the format (.txt .json .npy .p .pkl)."""
+        ext = data_format(name)
+        path = self.local_directory("data", name)
+        raw = encode_data(ext, obj)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, raw)
+        return path
+
+    def load_data(self, name: str, default=None, *, trust: bool = False):
+        """Load `data/<name>`, or `default` if there is none.
+
+        Pickles (.p/.pkl) run code when loaded: one in a storage owned by another user
+        is refused unless `trust=True`.
+        """
+        ext = data_format(name)
+        path = self.local_directory("data", name)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+            owner = os.stat(path).st_uid
+        except FileNotFoundError:
+            return default
+        if ext in (".p", ".pkl") and not trust and hasattr(os, "getuid") and owner != os.getuid():
+            raise UntrustedData(
+                f"{path} is a pickle written by another user (uid {owner}); loading a pickle runs "
+                "arbitrary code. Pass load_data(..., trust=True) if you trust its origin."
+            )
+        return decode_data(ext, raw)
+
+    # --- records ----------------------------------------------------------------------
+
+    def record(self, scope: str = "default") -> Record:
+        """The row-writer of `scope`: set values, then `save()` appends the row."""
+        record = self._records.get(scope)
+        if record is None:
+            record = self._records[scope] = Record(self.local_directory("records", scope + ".jsonl"))
+        return record
+
+    def records(self, scope: str = "default") -> Records:
+        return Records.read(self.local_directory("records", scope + ".jsonl"))
+
+    # --- status -----------------------------------------------------------------------
+
+    def _status(self) -> dict:
+        if not self.is_committed():
+            return {}
+        return read_json(self.local_directory(STATUS), default={})
+
+    def _claim(self) -> Claim:
+        return Claim(self.local_directory(CLAIM))
+
+    def is_started(self) -> bool:
+        return "started_at" in self._status()
+
+    def is_finished(self) -> bool:
+        return "finished_at" in self._status()
+
+    def is_active(self) -> bool:
+        """Running now: its owner's heartbeat is recent and (on this host) its process alive."""
+        return self.is_committed() and self._claim().is_held() and not self.is_finished()
+
+    def is_failed(self) -> bool:
+        status = self._status()
+        return "failed_at" in status and "finished_at" not in status and not self.is_active()
+
+    def is_incomplete(self) -> bool:
+        """Started but neither finished nor running: it failed or its process died."""
+        status = self._status()
+        return "started_at" in status and "finished_at" not in status and not self.is_active()
+
+    @property
+    def status(self) -> str:
+        """One word: new, committed, running, finished, failed or died."""
+        if not self.is_committed():
+            return "new"
+        status = self._status()
+        if "finished_at" in status:
+            return "finished"
+        if self._claim().is_held():
+            return "running"
+        if "failed_at" in status:
+            return "failed"
+        if "started_at" in status:
+            return "died"
+        return "committed"
+
+    def created_at(self):
+        import arrow
+
+        return arrow.get(self.timestamp)
+
+    def _status_time(self, key: str):
+        value = self._status().get(key)
+        if value is None:
+            return None
+        import arrow
+
+        return arrow.get(value)
+
+    def started_at(self):
+        return self._status_time("started_at")
+
+    def finished_at(self):
+        return self._status_time("finished_at")
+
+    def failed_at(self):
+        return self._status_time("failed_at")
+
+    def heartbeat_at(self):
+        if self.is_committed():
+            holder = self._claim().holder()
+            if holder is not None:
+                import arrow
+
+                return arrow.get(holder[1])
+        return self._status_time("heartbeat_at")
+
+    def output(self) -> str | None:
+        """The captured output (stdout and stderr) of all its executions."""
+        try:
+            with open(self.local_directory("output.log"), encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    # --- relations --------------------------------------------------------------------
+
+    def derive(self, module: str | None = None, version=None, **kwargs) -> "Experiment":
+        """A new child experiment of this one (of `module`, or of the same class)."""
+        if module is None:
+            return type(self)._new(self.module, version, derived_from=self, **kwargs)
+        return Experiment.make(module, version, derived_from=self, **kwargs)
+
+    def use(self, element: Element) -> "Experiment":
+        """Attach a configured element (e.g. a dataset); its config counts for identity."""
+        if self.is_committed():
+            raise StateError(f"{self} is already committed; use() elements before launching it.")
+        self._uses.append(element)
+        return self
+
+    @property
+    def uses(self) -> list:
+        if not self.is_committed():
+            return list(self._uses)
+        return [Element.make(entry["module"], entry["version"]) for entry in self._metadata["uses"]]
+
+    @property
+    def ancestor(self) -> "Experiment | None":
+        if self.is_committed():
+            ancestor_id = self._metadata.get("ancestor")
+            return Experiment.find_by_id(ancestor_id, self.storage) if ancestor_id else None
+        return self._derived_from
+
+    @property
+    def derived(self):
+        from machinable.collection import Collection
+
+        if not self.is_committed():
+            return Collection()
+        return Collection(Experiment.from_metadata(m, self.storage) for m in self.storage.search(ancestor=self.experiment_id))
+
+    # --- executions -------------------------------------------------------------------
+
+    @property
+    def executions(self) -> list:
+        """Every execution that ran this experiment, oldest first."""
+        from machinable.execution import Execution
+
+        if not self.is_committed():
+            return []
+        directory = self.local_directory("executions")
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return []
+        return [Execution.from_record(read_json(os.path.join(directory, name))) for name in names if name.endswith(".json")]
+
+    @property
+    def execution(self):
+        """The latest execution, or None if it has not run."""
+        executions = self.executions
+        return executions[-1] if executions else None
+
+    def resources(self) -> dict | None:
+        """Resources this experiment asks of any execution (override to set)."""
+        return None
+
+    def launch(self) -> "Experiment":
+        """Run it once: commit, then execute (or queue it in the surrounding `with execution:`).
+
+        A finished experiment is not run again; a failed or died one resumes with the
+        same id, seed and directory.
+        """
+        from machinable.execution import Execution
+
+        execution = context.current(Execution)
+        if execution is not None:
+            execution.add(self)
+            return self
+        from machinable.execution.local import Local
+
+        with Local() as local:
+            local.add(self)
+        return self
+
+    def __call__(self) -> None:
+        """Execute in this process (executions call this, possibly in another process).
+
+        Exactly once: the experiment's claim file is taken first; while another live
+        process holds it we wait, and afterwards find the experiment finished.
+        """
+        self.commit()
+        claim = self._claim()
+        claim.acquire(on_wait=self._report_waiting)
+        try:
+            if self.is_finished():
+                return
+            self._execute(claim)
+        finally:
+            claim.release()
+            for record in self._records.values():
+                record.close()
+
+    def _report_waiting(self, holder: dict | None) -> None:
+        where = f"process {holder['pid']} on {holder['host']}" if holder else "another process"
+        print(f"machinable: {self} is being executed by {where}; waiting for it to finish.", file=sys.stderr)
+
+    def _execute(self, claim: Claim) -> None:
+        from machinable.execution.local import Local
+        from machinable.output import captured
+
+        execution = self._execution or Local()
+        previous = self._status()
+        started = time.time()
+        execution.write_record(self, started)
+        status = {"started_at": started, "execution": execution.nickname}
+        if "started_at" in previous:
+            status["resumed_from"] = previous
+        write_json(self.local_directory(STATUS), status)
+        with Heartbeat(claim), captured(self.local_directory("output.log")):
+            try:
+                self.on_seeding()
+                self.on_execute()
+                self.on_success()
+            except BaseException as error:
+                now = time.time()
+                trace = traceback.format_exc()
+                print(trace, file=sys.stderr, end="")
+                failed = {**status, "failed_at": now, "heartbeat_at": now}
+                failed["error"] = {"type": type(error).__name__, "message": str(error), "traceback": trace}
+                write_json(self.local_directory(STATUS), failed)
+                self.on_failure(error)
+                self.on_finish(False)
+                if not isinstance(error, Exception):
+                    raise
+                raise ExecutionFailed(
+                    f"{self} failed: {type(error).__name__}: {error}. The traceback is in "
+                    f"{self.local_directory('output.log')}; launch() again resumes it with the same seed."
+                ) from error
+            now = time.time()
+            write_json(self.local_directory(STATUS), {**status, "finished_at": now, "heartbeat_at": now})
+            self.on_finish(True)
+
+    # --- events (override these) ------------------------------------------------------
+
+    def on_create(self) -> None:
+        """Called once, when the experiment is committed to storage."""
+
+    def on_before_dispatch(self) -> None:
+        """Called in the dispatching process before the execution runs it."""
+
+    def on_seeding(self) -> None:
+        """Seed the random number generators with `self.seed`.
+
+        Seeds `random`, and numpy and torch when the experiment's module imported them.
+        """
+        random.seed(self.seed)
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:
+            numpy.random.seed(self.seed)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.manual_seed(self.seed)
+
+    def on_execute(self) -> None:
+        """The experiment's code."""
+
+    def on_success(self) -> None:
+        """Called after `on_execute` returned without error."""
+
+    def on_failure(self, exception: BaseException) -> None:
+        """Called after `on_execute` raised."""
+
+    def on_finish(self, success: bool) -> None:
+        """Called at the end of every execution."""
+
+    def on_after_dispatch(self) -> None:
+        """Called in the dispatching process after the execution dispatched it."""
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def __repr__(self):
+        return f"Experiment [{self.experiment_id}] {self.module}"
+
+    def __eq__(self, other):
+        return isinstance(other, Experiment) and other.experiment_id == self.experiment_id
+
+    def __hash__(self):
+        return hash(self.experiment_id)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_records"] = {}
+        return state
+
+    def __reduce_ex__(self, protocol):
+        """Pickle by module name, so the experiment can be rebuilt in any interpreter."""
+        if self._module is None:
+            return super().__reduce_ex__(protocol)
+        return (_restore, (self._project, self._module, self.__getstate__()))
+
+
+def _restore(project: str, module: str, state: dict) -> Experiment:
+    with Project(project):
+        element_class = Project.current().element_class(module, Experiment)
+    experiment = element_class.__new__(element_class)
+    experiment.__dict__.update(state)
+    return experiment
+
+
+def _use_entry(element: Element) -> dict:
+    schema = element.config_schema()
+    config = element.config.to_dict()
+    return {
+        "module": element.module,
+        "version": element.version(),
+        "config": schema.identifying(config) if schema else config,
+    }

@@ -1,0 +1,37 @@
+"""Random identifiers: experiment ids, seeds and execution nicknames."""
+
+import secrets
+import string
+
+ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+ADJECTIVES = (
+    "amber agile bold brave bright calm chocolate clever cosmic crisp curious dapper eager "
+    "fancy fearless gentle golden happy humble icy jolly keen lively lucky mellow merry misty "
+    "nimble noble olive patient polished proud quick quiet rapid rosy rustic shiny silent "
+    "silver sleepy smooth snowy solar sparkling spicy steady stormy sunny swift tidy vivid "
+    "wandering witty zesty"
+).split()
+
+ANIMALS = (
+    "albatross alpaca badger beaver bison buffalo camel cheetah cobra condor coyote crane "
+    "dolphin eagle falcon ferret flamingo gazelle gecko gibbon heron hedgehog ibis jackal "
+    "jaguar kangaroo koala lemur leopard lynx macaw marmot meerkat mongoose moose mosquito "
+    "narwhal newt ocelot octopus otter owl panda pelican penguin puffin quail raccoon raven "
+    "salamander seal sparrow squid tapir tiger toucan turtle walrus weasel wombat yak zebra"
+).split()
+
+
+def experiment_id() -> str:
+    """Six characters from [0-9A-Za-z], e.g. 'GDCN4d'."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(6))
+
+
+def seed() -> int:
+    """A random non-negative 32-bit integer."""
+    return secrets.randbits(32)
+
+
+def nickname() -> str:
+    """A readable random name such as 'chocolate_mosquito'."""
+    return f"{secrets.choice(ADJECTIVES)}_{secrets.choice(ANIMALS)}"
