@@ -11,8 +11,9 @@ from machinable.element import Element, get
 from machinable.execution import Execution
 from machinable.experiment import Experiment
 from machinable.project import Project
+from machinable.query import find
 from machinable.storage import Storage
 
 __version__ = "0.1.0"
 
-__all__ = ["Element", "Execution", "Experiment", "NotIdentifying", "Project", "Storage", "errors", "get", "__version__"]
+__all__ = ["Element", "Execution", "Experiment", "NotIdentifying", "Project", "Storage", "errors", "find", "get", "__version__"]

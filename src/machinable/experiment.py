@@ -491,6 +491,16 @@ class Experiment(Element):
 
     # --- plumbing ---------------------------------------------------------------------
 
+    def as_row(self) -> dict:
+        """A summary for tables: id, module, status, creation time and config values."""
+        row = {"id": self.experiment_id, "module": self.module, "status": self.status}
+        if self.is_committed():
+            row["created"] = self.created_at().humanize()
+        from machinable.config import flatten
+
+        row.update(flatten(self.config.to_dict()))
+        return row
+
     def __repr__(self):
         return f"Experiment [{self.experiment_id}] {self.module}"
 
