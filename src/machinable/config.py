@@ -174,7 +174,7 @@ class ConfigSchema:
                 definitions[name] = (annotation, ... if default is REQUIRED else copy.deepcopy(default))
             self._model = pydantic.create_model(
                 f"{self.config_class.__qualname__}Model",
-                __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+                __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_default=True),
                 **definitions,
             )
         return self._model

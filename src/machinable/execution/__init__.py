@@ -61,10 +61,12 @@ class Execution(Element):
         self.on_before_dispatch()
         for experiment in experiments:
             experiment.on_before_dispatch()
-        self.on_dispatch()
-        for experiment in experiments:
-            experiment.on_after_dispatch()
-        self.on_after_dispatch()
+        try:
+            self.on_dispatch()
+        finally:
+            for experiment in experiments:
+                experiment.on_after_dispatch()
+            self.on_after_dispatch()
         self._warn_never_started(experiments)
         return self
 

@@ -1,0 +1,472 @@
+"""The command line: `machinable get|list|show|index` (also `python -m machinable`).
+
+    machinable get estimate_gravity time_dilation=2 --launch
+    machinable list estimate_gravity --status finished --where time_dilation=2
+    machinable show GDCN4d
+    machinable index rebuild
+
+Global options pick the storage (`--storage DIR`, default `./storage`) and the
+project directory (`--project DIR`, default the current directory). rich is
+imported only by the commands that draw tables or progress bars.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import click
+
+from machinable.errors import ExecutionFailed, ExperimentNotFound, MachinableError
+from machinable.query import STATUSES
+
+ARG_FORMS = (
+    "key=value (e.g. time_dilation=2, model.lr=0.1, name=run1, layers=[64,64]) "
+    "or ~name (a version method such as ~fast)"
+)
+
+_NUMBER = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_YAML_WORDS = {
+    spelling: value
+    for word, value in (("true", True), ("yes", True), ("false", False), ("no", False), ("null", None))
+    for spelling in (word, word.capitalize(), word.upper())
+}
+_YAML_WORDS.update({"None": None, "~": None})
+_YAML_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+
+
+# --- parsing key=value arguments --------------------------------------------------------
+
+
+def parse_value(text: str):
+    """A command-line value as Python: JSON where it parses, YAML-style scalars, else the string.
+
+    `2` -> 2, `2.5` -> 2.5, `true`/`yes`/`True` -> True, `null`/`None`/`~` -> None,
+    `[1,2]` -> [1, 2], `{"a":1}` -> {'a': 1}, `'quoted'` -> 'quoted', `abc` -> 'abc'.
+    """
+    stripped = text.strip()
+    if not stripped:
+        return text
+    # YAML/Python spellings first, so `yes`/`True`/`None`/`~` behave like true/null
+    if stripped in _YAML_WORDS:
+        return _YAML_WORDS[stripped]
+    if stripped.lower() in _YAML_FLOATS:
+        return _YAML_FLOATS[stripped.lower()]
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        pass
+    if _NUMBER.fullmatch(stripped):
+        number = float(stripped)
+        return int(stripped) if re.fullmatch(r"[-+]?[0-9]+", stripped) else number
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] == "'":
+        return stripped[1:-1]
+    return text
+
+
+def parse_pair(arg: str, what: str = "argument") -> tuple[str, str]:
+    """`"model.lr=0.1"` -> `("model.lr", "0.1")`; raises click.UsageError for a malformed pair."""
+    key, sep, value = arg.partition("=")
+    problem = None
+    if not sep:
+        problem = "it has no '='"
+    elif not key.strip():
+        problem = "the key before '=' is empty"
+    elif any(not part or part != part.strip() or any(c.isspace() for c in part) for part in key.split(".")):
+        problem = f"the key '{key}' has an empty part or whitespace"
+    if problem:
+        raise click.UsageError(f"Invalid {what} '{arg}': {problem}. Expected {ARG_FORMS}.")
+    return key, value
+
+
+def parse_versions(args, schema=None) -> list:
+    """Command-line arguments as versions for `get()`.
+
+    All `key=value` pairs form one dict, placed where the first pair appears among
+    the `~name` versions (which keep their order); versions merge left to right.
+    With the experiment's config `schema`, a value for a plain `str` field keeps
+    its text (so `name=2017` stays '2017').
+    """
+    versions: list = []
+    pairs: dict = {}
+    for arg in args:
+        if arg.startswith("~"):
+            if not arg[1:].isidentifier():
+                raise click.UsageError(
+                    f"Invalid argument '{arg}': a version name is '~' followed by a Python identifier "
+                    f"(it calls the method version_<name>()). Expected {ARG_FORMS}."
+                )
+            versions.append(arg)
+            continue
+        key, raw = parse_pair(arg)
+        if not pairs:
+            versions.append(pairs)
+        pairs[key] = _typed_value(raw, _annotation(schema, key))
+    return versions
+
+
+def _annotation(schema, key: str):
+    for part in key.split(".")[:-1]:
+        if schema is None:
+            return None
+        schema = schema.nested.get(part)
+    if schema is None:
+        return None
+    field = schema.fields.get(key.split(".")[-1])
+    return field[0] if field else None
+
+
+def _typed_value(raw: str, annotation):
+    value = parse_value(raw)
+    if value is not None and not isinstance(value, str) and _is_text(annotation):
+        return raw  # `name=2017` for a str field is the text '2017'
+    return value
+
+
+def _is_text(annotation) -> bool:
+    """True for `str`, `Optional[str]` and `Annotated[str, ...]` fields."""
+    import typing
+
+    if annotation is str:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_text(typing.get_args(annotation)[0])
+    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _is_text(args[0])
+    return False
+
+
+# --- output helpers ---------------------------------------------------------------------
+
+
+def _format_value(value) -> str:
+    if isinstance(value, str):
+        return value if value and parse_value(value) == value and value == value.strip() else json.dumps(value)
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _format_time(moment) -> str:
+    if moment is None:
+        return "-"
+    return f"{moment.to('local').format('YYYY-MM-DD HH:mm:ss')} ({moment.humanize()})"
+
+
+def _echo_config(config: dict) -> None:
+    from machinable.config import flatten
+
+    flat = flatten(config)
+    if not flat:
+        click.echo("config:    (empty)")
+        return
+    click.echo("config:")
+    for key, value in flat.items():
+        click.echo(f"  {key} = {_format_value(value)}")
+
+
+def _echo_experiment(experiment) -> None:
+    click.echo(f"id:        {experiment.experiment_id}")
+    click.echo(f"module:    {experiment.module}")
+    click.echo(f"status:    {experiment.status}")
+    directory = experiment.local_directory() if experiment.is_committed() else "not committed"
+    click.echo(f"directory: {directory}")
+    _echo_config(experiment.config.to_dict())
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _columns(rows: list[dict]) -> list:
+    columns: list = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    return columns
+
+
+def _fit(rows: list[dict], width: int, fixed=("id", "module", "status", "created")) -> list[dict]:
+    """The rows as they are if one column per key fits `width`, else with the other keys in one `config` column."""
+    columns = _columns(rows)
+    natural = 1 + sum(
+        3 + max([len(str(column))] + [len(_cell(row.get(column, ""))) for row in rows]) for column in columns
+    )
+    if natural <= width:
+        return rows
+    fitted = []
+    for row in rows:
+        kept = {key: value for key, value in row.items() if key in fixed}
+        kept["config"] = "  ".join(f"{key}={_format_value(value)}" for key, value in row.items() if key not in fixed)
+        fitted.append(kept)
+    return fitted
+
+
+def _table(rows: list[dict], no_wrap=("id", "module", "status", "created", "time")):
+    from rich.table import Table
+
+    table = Table()
+    for column in _columns(rows):
+        table.add_column(str(column), no_wrap=column in no_wrap, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(row.get(column, "")) for column in _columns([row]) and _columns(rows)))
+    return table
+
+
+def _cell(value) -> str:
+    from rich.markup import escape
+
+    if isinstance(value, float):
+        text = f"{value:.6g}"
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = _format_value(value)
+    return escape(text)
+
+
+def _storage_root(storage) -> str | None:
+    """The directory of a filesystem storage (None for other storages)."""
+    root = getattr(storage, "root", None)
+    return root if isinstance(root, str) else None
+
+
+def _storage_missing(storage) -> bool:
+    root = _storage_root(storage)
+    return root is not None and not os.path.isdir(root)
+
+
+# --- the commands -----------------------------------------------------------------------
+
+
+class _Group(click.Group):
+    """Shows machinable's own errors as a clean message with exit code 1, no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MachinableError as error:
+            raise click.ClickException(_error_message(error)) from None
+
+
+def _error_message(error: MachinableError) -> str:
+    message = str(error).strip() or type(error).__name__
+    return f"{type(error).__name__}: {message}"
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--storage",
+    metavar="DIR",
+    type=click.Path(file_okay=False, dir_okay=True),
+    default=None,
+    help="Storage directory (default: ./storage in the current directory).",
+)
+@click.option(
+    "--project",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False, dir_okay=True),
+    default=None,
+    help="Project directory whose modules define the experiments (default: the current directory).",
+)
+@click.version_option(package_name="machinable", prog_name="machinable")
+@click.pass_context
+def cli(ctx: click.Context, storage: str | None, project: str | None) -> None:
+    """machinable: research code as configurable experiments that run exactly once."""
+    from machinable.element import get
+    from machinable.project import Project
+
+    if project is not None:
+        ctx.with_resource(Project(os.path.abspath(project)))
+    if storage is not None:
+        ctx.with_resource(get("machinable.storage.filesystem", {"directory": os.path.abspath(storage)}))
+
+
+@cli.command("get", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("module")
+@click.argument("args", nargs=-1)
+@click.option("--launch", is_flag=True, help="Run the experiment (once; a finished one is not run again).")
+def get_command(module: str, args: tuple, launch: bool) -> None:
+    """The experiment MODULE with config ARGS: the stored one if it exists, otherwise a new one.
+
+    ARGS are key=value pairs (dotted keys such as model.lr=0.1 allowed; values are
+    read as JSON or YAML scalars: 2, 2.5, true, null, [1,2], {"a":1}, else text)
+    and ~name versions, applied left to right.
+
+    \b
+    Examples:
+      machinable get estimate_gravity time_dilation=2
+      machinable get estimate_gravity ~fast model.lr=0.1 --launch
+    """
+    from machinable.element import Element, get
+    from machinable.experiment import Experiment
+    from machinable.project import Project
+
+    parse_versions(args)  # malformed arguments are usage errors, before anything else
+    element_class = Project.current().element_class(module, Element)
+    schema = element_class.config_schema()
+    versions = parse_versions(args, schema)
+    experiment = get(module, versions)
+    if not isinstance(experiment, Experiment):
+        raise click.ClickException(
+            f"Module '{module}' defines {type(experiment).__name__}, which is not an Experiment; "
+            "`machinable get` retrieves and launches experiments."
+        )
+    _echo_experiment(experiment)
+    if not launch:
+        return
+    try:
+        experiment.launch()
+    except ExecutionFailed as error:
+        click.echo(f"status:    {experiment.status}")
+        raise click.ClickException(_error_message(error)) from None
+    click.echo(f"status:    {experiment.status}")
+    click.echo(f"directory: {experiment.local_directory()}")
+
+
+@cli.command("list", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("module", required=False)
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="Only experiments with this status.")
+@click.option(
+    "--where",
+    "where",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only experiments with this config value (dotted keys allowed); repeatable.",
+)
+@click.option("--group", default=None, help="Only experiments stored in this group (e.g. 2024_18_Tue).")
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=None, help="Show at most N (newest first).")
+def list_command(module: str | None, status: str | None, where: tuple, group: str | None, limit: int | None) -> None:
+    """Stored experiments, newest first, as a table (id, module, status, created, config)."""
+    from machinable.query import find
+    from machinable.storage import Storage
+
+    conditions = {}
+    for pair in where:
+        key, raw = parse_pair(pair, what="--where condition")
+        conditions[key] = parse_value(raw)
+    storage = Storage.current()
+    if _storage_missing(storage):  # reading must not create the storage directory
+        found = []
+    else:
+        found = find(module, where=conditions or None, status=status, group=group)
+    if not found:
+        click.echo("No experiments found" + (f" in {_storage_root(storage)}" if _storage_root(storage) else "") + ".")
+        return
+    total = len(found)
+    if limit is not None:
+        found = found[:limit]
+    title = f"{total} experiment{'s' if total != 1 else ''}"
+    if len(found) < total:
+        title += f" (newest {len(found)} shown)"
+    console = _console()
+    click.echo(title)
+    console.print(_table(_fit([experiment.as_row() for experiment in found], console.width)))
+
+
+@cli.command("show", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("experiment_id", metavar="ID")
+@click.option("--records", "n_records", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many of the latest records (scope 'default') to show.")
+@click.option("--lines", "n_lines", type=click.IntRange(min=0), default=20, show_default=True,
+              help="How many of the last lines of output.log to show.")
+def show_command(experiment_id: str, n_records: int, n_lines: int) -> None:
+    """One stored experiment: status, times, config, latest records and output."""
+    from machinable.experiment import Experiment
+    from machinable.storage import Storage
+
+    storage = Storage.current()
+    if _storage_missing(storage):  # reading must not create the storage directory
+        raise ExperimentNotFound(
+            f"No experiment '{experiment_id}': the storage directory {_storage_root(storage)} does not exist. "
+            "Pass --storage DIR or run from the directory that holds ./storage."
+        )
+    experiment = Experiment.find_by_id(experiment_id)
+    click.echo(f"id:        {experiment.experiment_id}")
+    click.echo(f"module:    {experiment.module}")
+    click.echo(f"status:    {experiment.status}")
+    click.echo(f"directory: {experiment.local_directory()}")
+    click.echo(f"seed:      {experiment.seed}")
+    click.echo(f"created:   {_format_time(experiment.created_at())}")
+    click.echo(f"started:   {_format_time(experiment.started_at())}")
+    if experiment.is_finished():
+        click.echo(f"finished:  {_format_time(experiment.finished_at())}")
+    elif experiment.failed_at() is not None:
+        click.echo(f"failed:    {_format_time(experiment.failed_at())}")
+    else:
+        click.echo(f"finished:  {_format_time(None)}")
+    _echo_config(experiment.config.to_dict())
+
+    records = experiment.records() if n_records else []
+    if records:
+        shown = records[-n_records:]
+        rows = []
+        for row in shown:
+            row = dict(row)
+            timestamp = row.pop("_timestamp", None)
+            if isinstance(timestamp, (int, float)):
+                import arrow
+
+                row = {"time": arrow.get(timestamp).to("local").format("HH:mm:ss"), **row}
+            rows.append(row)
+        click.echo("")
+        click.echo(f"records (default): last {len(shown)} of {len(records)}")
+        console = _console()
+        console.print(_table(_fit(rows, console.width, fixed=("time",))))
+
+    output = experiment.output() if n_lines else None
+    if output:
+        lines = output.splitlines()
+        tail = lines[-n_lines:]
+        click.echo("")
+        click.echo(f"output.log: last {len(tail)} of {len(lines)} lines")
+        for line in tail:
+            click.echo(f"  {line}")
+
+
+@cli.group("index", context_settings={"help_option_names": ["-h", "--help"]})
+def index_group() -> None:
+    """The storage's lookup index (a cache of the experiment files)."""
+
+
+@index_group.command("rebuild", context_settings={"help_option_names": ["-h", "--help"]})
+def index_rebuild_command() -> None:
+    """Recreate the index from the experiment files on disk (nothing is lost)."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from machinable.storage import Storage
+
+    storage = Storage.current()
+    root = _storage_root(storage)
+    if _storage_missing(storage):
+        raise click.ClickException(
+            f"Storage directory {root} does not exist, so there is nothing to index. "
+            "Pass --storage DIR or run from the directory that holds ./storage."
+        )
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("Rebuilding index: {task.completed} experiments"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("rebuild", total=None)
+        count = storage.rebuild_index(progress=lambda *_: progress.advance(task))
+    where = root if root is not None else repr(storage)
+    click.echo(f"Indexed {count} experiment{'s' if count != 1 else ''} in {where}.")
+
+
+def main(argv=None) -> None:
+    """Entry point of `machinable` and `python -m machinable`."""
+    cli.main(args=argv, prog_name="machinable")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,70 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+GRAVITY = '''
+from dataclasses import dataclass
+
+from machinable import Experiment
+
+
+class EstimateGravity(Experiment):
+    @dataclass
+    class Config:
+        time_dilation: float = 1.0
+        verbose: bool = True
+
+    def on_execute(self):
+        height = 52
+        time = 0.3 * self.config.time_dilation
+        if self.config.verbose:
+            print(f"Assuming height of {height} and time of {time}")
+        g = 2 * height / time**2
+        print("The gravity on the exoplanet is: ", g)
+'''
+
+
+class ProjectDir:
+    """A temporary project directory that is also the working directory."""
+
+    def __init__(self, path):
+        self.path = path
+        self.storage = os.path.join(str(path), "storage")
+
+    def write(self, name: str, source: str) -> str:
+        target = self.path.joinpath(*name.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(source))
+        return str(target)
+
+    def run(self, code: str, *args, timeout=120, check=True, **kwargs) -> subprocess.CompletedProcess:
+        """Run Python code in a fresh interpreter inside the project."""
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code), *args],
+            cwd=self.path, capture_output=True, text=True, timeout=timeout, **kwargs,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def experiment_dirs(self) -> list:
+        found = []
+        for current, dirs, files in os.walk(self.storage):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            if "experiment.json" in files:
+                found.append(current)
+                dirs[:] = []
+        return found
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    directory = ProjectDir(tmp_path)
+    directory.write("estimate_gravity.py", GRAVITY)
+    return directory
