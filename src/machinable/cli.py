@@ -65,7 +65,7 @@ def parse_value(text: str):
     return text
 
 
-def parse_pair(arg: str, what: str = "argument") -> tuple[str, str]:
+def parse_pair(arg: str, what: str = "argument", forms: str = ARG_FORMS) -> tuple[str, str]:
     """`"model.lr=0.1"` -> `("model.lr", "0.1")`; raises click.UsageError for a malformed pair."""
     key, sep, value = arg.partition("=")
     problem = None
@@ -76,7 +76,7 @@ def parse_pair(arg: str, what: str = "argument") -> tuple[str, str]:
     elif any(not part or part != part.strip() or any(c.isspace() for c in part) for part in key.split(".")):
         problem = f"the key '{key}' has an empty part or whitespace"
     if problem:
-        raise click.UsageError(f"Invalid {what} '{arg}': {problem}. Expected {ARG_FORMS}.")
+        raise click.UsageError(f"Invalid {what} '{arg}': {problem}. Expected {forms}.")
     return key, value
 
 
@@ -210,11 +210,12 @@ def _fit(rows: list[dict], width: int, fixed=("id", "module", "status", "created
 def _table(rows: list[dict], no_wrap=("id", "module", "status", "created", "time")):
     from rich.table import Table
 
+    columns = _columns(rows)
     table = Table()
-    for column in _columns(rows):
+    for column in columns:
         table.add_column(str(column), no_wrap=column in no_wrap, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(column, "")) for column in _columns([row]) and _columns(rows)))
+        table.add_row(*(_cell(row.get(column, "")) for column in columns))
     return table
 
 
@@ -324,7 +325,9 @@ def get_command(module: str, args: tuple, launch: bool) -> None:
         experiment.launch()
     except ExecutionFailed as error:
         click.echo(f"status:    {experiment.status}")
-        raise click.ClickException(_error_message(error)) from None
+        raise click.ClickException(
+            _error_message(error) + " Run the same `machinable get ... --launch` again to resume it."
+        ) from None
     click.echo(f"status:    {experiment.status}")
     click.echo(f"directory: {experiment.local_directory()}")
 
@@ -346,10 +349,20 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
     from machinable.query import find
     from machinable.storage import Storage
 
-    conditions = {}
-    for pair in where:
-        key, raw = parse_pair(pair, what="--where condition")
-        conditions[key] = parse_value(raw)
+    pairs = [
+        parse_pair(pair, what="--where condition", forms="KEY=VALUE, e.g. --where time_dilation=2 --where model.lr=0.1")
+        for pair in where
+    ]
+    schema = None
+    if module is not None and pairs:
+        from machinable.element import Element
+        from machinable.project import Project
+
+        try:
+            schema = Project.current().element_class(module, Element).config_schema()
+        except MachinableError:
+            schema = None  # the values are then matched as parsed
+    conditions = {key: _typed_value(raw, _annotation(schema, key)) for key, raw in pairs}
     storage = Storage.current()
     if _storage_missing(storage):  # reading must not create the storage directory
         found = []
@@ -449,12 +462,14 @@ def index_rebuild_command() -> None:
             f"Storage directory {root} does not exist, so there is nothing to index. "
             "Pass --storage DIR or run from the directory that holds ./storage."
         )
+    console = Console(stderr=True)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("Rebuilding index: {task.completed} experiments"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
+        disable=not console.is_terminal,
     )
     with progress:
         task = progress.add_task("rebuild", total=None)

@@ -159,6 +159,7 @@ class Experiment(Element):
             "config": self.config.to_dict(),
             "seed": self.seed,
             "timestamp": self.timestamp,
+            "created_at": time.time(),
             "group": self._group(),
             "ancestor": request.relations["ancestor"],
             "uses": request.relations["uses"],

@@ -1,0 +1,202 @@
+"""Exclusive claims on a path that work across processes and hosts sharing a filesystem.
+
+A claim is a small JSON file created with O_CREAT|O_EXCL (atomic on local disks and
+NFSv3+), holding the owner's host, pid, process start time and a random token.
+The owner's heartbeat is the file's mtime. A claim is taken over when its owner is
+gone: its pid no longer runs on this host, or its heartbeat is stale (any host).
+Breaking a stale claim is itself serialised by a short-lived `<path>.break` claim,
+so two processes can never both break and re-create it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import threading
+import time
+
+HOST = socket.gethostname()
+
+
+def heartbeat_seconds() -> float:
+    return float(os.environ.get("MACHINABLE_HEARTBEAT_SECONDS", "10"))
+
+
+def stale_after() -> float:
+    """A heartbeat older than this means the owner is gone."""
+    return float(os.environ.get("MACHINABLE_STALE_SECONDS", str(6 * heartbeat_seconds())))
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of `pid` (guards against pid reuse), None if not running."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "?"
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):  # zombie or dead: exited, not yet reaped
+        return None
+    return fields[19]
+
+
+def pid_alive(pid: int, start: str | None = None) -> bool:
+    if os.path.isdir("/proc"):
+        current = process_start(pid)
+        return current is not None and (start is None or current == "?" or current == start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_OWN_START = None
+
+
+def owner_info() -> dict:
+    global _OWN_START
+    pid = os.getpid()
+    if _OWN_START is None or _OWN_START[0] != pid:
+        _OWN_START = (pid, process_start(pid))
+    return {"host": HOST, "pid": pid, "start": _OWN_START[1], "token": secrets.token_hex(8), "since": time.time()}
+
+
+class Claim:
+    def __init__(self, path: str):
+        self.path = path
+        self.token: str | None = None
+
+    # --- reading ------------------------------------------------------------------
+
+    def holder(self) -> tuple[dict | None, float] | None:
+        """(owner info or None while being written, heartbeat time); None if unclaimed."""
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read()
+            mtime = os.stat(self.path).st_mtime
+        except FileNotFoundError:
+            return None
+        try:
+            return json.loads(raw), mtime
+        except ValueError:
+            return None, mtime
+
+    @staticmethod
+    def alive(holder: tuple[dict | None, float]) -> bool:
+        info, heartbeat = holder
+        if time.time() - heartbeat > stale_after():
+            return False
+        if info and info.get("host") == HOST:
+            return pid_alive(info["pid"], info.get("start"))
+        return True
+
+    def is_held(self) -> bool:
+        holder = self.holder()
+        return holder is not None and self.alive(holder)
+
+    # --- acquiring ----------------------------------------------------------------
+
+    def try_acquire(self) -> bool:
+        for _ in range(2):
+            info = owner_info()
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if not self._break_if_stale():
+                    return False
+                continue
+            try:
+                os.write(fd, json.dumps(info).encode())
+            finally:
+                os.close(fd)
+            self.token = info["token"]
+            return True
+        return False
+
+    def acquire(self, on_wait=None, poll: float = 0.02, max_poll: float = 0.5) -> None:
+        """Block until acquired; `on_wait(holder_info)` is called once if we have to wait."""
+        waited = False
+        while not self.try_acquire():
+            if not waited and on_wait is not None:
+                holder = self.holder()
+                on_wait(holder[0] if holder else None)
+            waited = True
+            time.sleep(poll)
+            poll = min(poll * 1.5, max_poll)
+
+    def _break_if_stale(self) -> bool:
+        holder = self.holder()
+        if holder is None:
+            return True  # released meanwhile: try again
+        if self.alive(holder):
+            return False
+        breaker = Claim(self.path + ".break")
+        if not breaker.try_acquire():
+            return False
+        try:
+            holder_now = self.holder()
+            if holder_now is None:
+                return True
+            if self.alive(holder_now) or _token(holder_now) != _token(holder):
+                return False
+            os.unlink(self.path)
+            return True
+        except FileNotFoundError:
+            return True
+        finally:
+            breaker.release()
+
+    # --- owning -------------------------------------------------------------------
+
+    def owned(self) -> bool:
+        holder = self.holder()
+        return holder is not None and self.token is not None and _token(holder) == self.token
+
+    def heartbeat(self) -> None:
+        if self.owned():
+            os.utime(self.path)
+
+    def release(self) -> None:
+        if self.token is not None and self.owned():
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+        self.token = None
+
+
+def _token(holder) -> str | None:
+    info = holder[0]
+    return info.get("token") if info else None
+
+
+class Heartbeat:
+    """Touches a claim every `heartbeat_seconds()` from a daemon thread while running."""
+
+    def __init__(self, claim: Claim):
+        self.claim = claim
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="machinable-heartbeat", daemon=True)
+
+    def _run(self):
+        interval = heartbeat_seconds()
+        while not self._stop.wait(interval):
+            try:
+                self.claim.heartbeat()
+            except OSError:
+                pass
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()

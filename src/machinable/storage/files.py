@@ -1,0 +1,126 @@
+"""Small file helpers: atomic JSON writes, readable errors, safe data paths and formats."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from machinable.errors import CorruptMetadata, StorageError, UnsafePath, UnsupportedFormat
+
+DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl")
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write via a temporary file in the same directory and rename it into place.
+
+    A crash at any point leaves either the old file or the new one, never a mix.
+    """
+    directory = os.path.dirname(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
+    except OSError as e:
+        raise StorageError(f"Cannot write {path}: {e.strerror}. Check that {directory} is writable.") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException as e:
+        _remove_quietly(tmp)
+        if isinstance(e, OSError):
+            raise StorageError(f"Cannot write {path}: {e.strerror}; the previous file is unchanged.") from e
+        raise
+
+
+def write_json(path: str, obj) -> None:
+    write_atomic(path, json.dumps(obj, indent=1, default=str).encode())
+
+
+def read_json(path: str, default=...):
+    """Read a metadata file; a missing or broken one names the file and the fix."""
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        if default is not ...:
+            return default
+        raise CorruptMetadata(
+            f"Metadata file {path} is missing. If the directory was moved or edited by hand, "
+            "restore it, then run `machinable index rebuild`."
+        ) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CorruptMetadata(
+            f"Metadata file {path} is corrupt ({e}). Restore it from a backup or remove the "
+            "experiment directory, then run `machinable index rebuild`."
+        ) from None
+
+
+def safe_join(root: str, *parts: str) -> str:
+    """`root/parts...`, refusing absolute paths, `..` and symlinks that lead outside `root`."""
+    for part in parts:
+        part = os.fspath(part)
+        if os.path.isabs(part) or ".." in part.replace("\\", "/").split("/"):
+            raise UnsafePath(
+                f"Path {part!r} would leave the experiment directory {root}: use a relative "
+                "name without '..', e.g. 'results/metrics.json'."
+            )
+    path = os.path.join(root, *parts)
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real != real_root and not real.startswith(real_root + os.sep):
+        raise UnsafePath(
+            f"Path {os.path.join(*parts) if parts else ''!r} resolves to {real}, outside the experiment "
+            f"directory {root} (through a symbolic link); refusing to follow it."
+        )
+    return path
+
+
+def data_format(name: str) -> str:
+    ext = os.path.splitext(name)[1].lower()
+    if ext not in DATA_FORMATS:
+        raise UnsupportedFormat(
+            f"Cannot store {name!r}: unsupported extension {ext or '(none)'!r}. Use one of "
+            f"{', '.join(DATA_FORMATS)} (.txt str, .json JSON-able, .npy numpy array, .p/.pkl pickle)."
+        )
+    return ext
+
+
+def encode_data(ext: str, obj) -> bytes:
+    if ext == ".txt":
+        return str(obj).encode()
+    if ext == ".json":
+        return json.dumps(obj).encode()
+    if ext == ".npy":
+        import io
+
+        import numpy
+
+        buffer = io.BytesIO()
+        numpy.save(buffer, numpy.asarray(obj), allow_pickle=False)
+        return buffer.getvalue()
+    import pickle
+
+    return pickle.dumps(obj)
+
+
+def decode_data(ext: str, raw: bytes):
+    if ext == ".txt":
+        return raw.decode()
+    if ext == ".json":
+        return json.loads(raw)
+    if ext == ".npy":
+        import io
+
+        import numpy
+
+        return numpy.load(io.BytesIO(raw), allow_pickle=False)
+    import pickle
+
+    return pickle.loads(raw)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

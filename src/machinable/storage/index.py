@@ -1,0 +1,206 @@
+"""The SQLite index of a storage directory: a cache of the experiment files for fast lookup.
+
+The files stay the source of truth; `rebuild()` recreates the index from them with
+nothing lost. Rows are added when an experiment is committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+
+from machinable.errors import IndexCorrupt
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    id TEXT PRIMARY KEY,
+    module TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    keys_hash TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created REAL NOT NULL,
+    directory TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    ancestor TEXT,
+    config TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS experiments_identity ON experiments (identity);
+CREATE INDEX IF NOT EXISTS experiments_module ON experiments (module, created);
+CREATE INDEX IF NOT EXISTS experiments_ancestor ON experiments (ancestor);
+CREATE TABLE IF NOT EXISTS keysets (
+    module TEXT NOT NULL,
+    keys_hash TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    PRIMARY KEY (module, keys_hash)
+);
+"""
+
+COLUMNS = ("id", "module", "identity", "keys_hash", "seed", "created", "directory", "grp", "ancestor", "config")
+
+
+def row_from_metadata(meta: dict, directory: str) -> tuple:
+    return (
+        meta["experiment_id"],
+        meta["module"],
+        meta["identity"],
+        meta["keys_hash"],
+        meta["seed"],
+        meta["created_at"],
+        directory,
+        meta["group"],
+        meta.get("ancestor"),
+        json.dumps(meta["config"], sort_keys=True),
+    )
+
+
+_INSERT_EXPERIMENT = (
+    f"INSERT OR REPLACE INTO experiments ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+)
+
+
+def _insert(db, meta: dict, directory: str, keys: list) -> None:
+    db.execute(_INSERT_EXPERIMENT, row_from_metadata(meta, directory))
+    db.execute(
+        "INSERT OR IGNORE INTO keysets (module, keys_hash, keys) VALUES (?, ?, ?)",
+        (meta["module"], meta["keys_hash"], json.dumps(keys)),
+    )
+
+
+class Index:
+    def __init__(self, path: str):
+        self.path = path
+        self._db = None
+        self._pid = None
+
+    def _hint(self) -> str:
+        return f"run `machinable index rebuild` (storage {os.path.dirname(self.path)}) to recreate it from the files."
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None or self._pid != os.getpid():
+            self._db = self._connect(self.path)
+            self._pid = os.getpid()
+        return self._db
+
+    def _connect(self, path: str) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise IndexCorrupt(
+                    f"The index {path} has schema version {version}, newer than this machinable "
+                    f"understands ({SCHEMA_VERSION}). Upgrade machinable, or delete it and {self._hint()}"
+                )
+            if version < SCHEMA_VERSION:
+                db.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+            return db
+        except sqlite3.DatabaseError as e:
+            raise IndexCorrupt(f"The index {path} cannot be read ({e}); {self._hint()}") from None
+
+    def __getstate__(self):
+        return {"path": self.path, "_db": None, "_pid": None}
+
+    def exists(self) -> bool:
+        return os.path.exists(self.path)
+
+    def close(self) -> None:
+        if self._db is not None and self._pid == os.getpid():
+            self._db.close()
+        self._db = None
+
+    # --- writing ------------------------------------------------------------------
+
+    def add(self, meta: dict, directory: str, keys: list) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            _insert(db, meta, directory, keys)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def rebuild(self, entries, progress=None) -> int:
+        """Recreate the index from `(metadata, directory, keys)` entries; returns the count.
+
+        The new index is written beside the old one and renamed over it, so readers
+        never see a half-built index.
+        """
+        tmp = f"{self.path}.rebuild-{os.getpid()}"
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(tmp + suffix):
+                os.unlink(tmp + suffix)
+        db = self._connect(tmp)
+        count = 0
+        try:
+            db.execute("BEGIN")
+            for meta, directory, keys in entries:
+                _insert(db, meta, directory, keys)
+                count += 1
+                if progress:
+                    progress()
+            db.execute("COMMIT")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            db.close()
+        self.close()
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(self.path + suffix):
+                os.unlink(self.path + suffix)
+        os.replace(tmp, self.path)
+        return count
+
+    # --- reading ------------------------------------------------------------------
+
+    def _query(self, sql: str, args=()) -> list:
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise IndexCorrupt(f"The index {self.path} cannot be read ({e}); {self._hint()}") from None
+
+    def find_identity(self, identity: str, seed: int | None = None) -> list[tuple[str, str]]:
+        """(id, directory) of experiments with this identity, oldest first."""
+        if seed is None:
+            rows = self._query("SELECT id, directory FROM experiments WHERE identity = ? ORDER BY created, id", (identity,))
+        else:
+            rows = self._query(
+                "SELECT id, directory FROM experiments WHERE identity = ? AND seed = ? ORDER BY created, id",
+                (identity, seed),
+            )
+        return rows
+
+    def keysets(self, module: str) -> list[list[str]]:
+        return [json.loads(k) for (k,) in self._query("SELECT keys FROM keysets WHERE module = ?", (module,))]
+
+    def directory(self, experiment_id: str) -> str | None:
+        rows = self._query("SELECT directory FROM experiments WHERE id = ?", (experiment_id,))
+        return rows[0][0] if rows else None
+
+    def search(self, module: str | None = None, where: dict | None = None, ancestor: str | None = None, group: str | None = None) -> list[tuple]:
+        """Rows as (id, directory), newest first, filtered by module, config values, ancestor, group."""
+        clauses, args = [], []
+        if module is not None:
+            clauses.append("module = ?")
+            args.append(module)
+        if ancestor is not None:
+            clauses.append("ancestor = ?")
+            args.append(ancestor)
+        if group is not None:
+            clauses.append("grp = ?")
+            args.append(group)
+        for key, value in (where or {}).items():
+            clauses.append("json_extract(config, ?) = json_extract(?, '$')")
+            args.extend(["$." + key, json.dumps(value)])
+        sql = "SELECT id, directory FROM experiments"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return self._query(sql + " ORDER BY created DESC, id", args)
+
+    def count(self) -> int:
+        return self._query("SELECT COUNT(*) FROM experiments")[0][0]
