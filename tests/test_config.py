@@ -133,7 +133,7 @@ def test_config_is_read_only(models):
 
 
 def test_validation_is_lazy_for_direct_instantiation_and_early_before_side_effects(models):
-    from estimate_gravity import EstimateGravity
+    EstimateGravity = type(get("estimate_gravity"))
 
     experiment = EstimateGravity({"nope": 1})  # no error yet: nothing validated, nothing written
     with pytest.raises(ValidationError):

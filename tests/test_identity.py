@@ -97,7 +97,7 @@ def test_changed_default_or_value_does_not_match(project):
 
 
 def test_direct_instantiation_and_make_give_new_experiments(project):
-    from estimate_gravity import EstimateGravity
+    EstimateGravity = type(get("estimate_gravity"))
 
     stored = get("estimate_gravity", {"time_dilation": 2}).launch()
     replica = EstimateGravity({"time_dilation": 2})

@@ -174,7 +174,9 @@ class ConfigSchema:
                 definitions[name] = (annotation, ... if default is REQUIRED else copy.deepcopy(default))
             self._model = pydantic.create_model(
                 f"{self.config_class.__qualname__}Model",
-                __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_default=True),
+                __config__=pydantic.ConfigDict(
+                    extra="forbid", arbitrary_types_allowed=True, validate_default=True, coerce_numbers_to_str=True
+                ),
                 **definitions,
             )
         return self._model

@@ -40,10 +40,14 @@ class Filesystem(Storage):
     def index(self) -> Index:
         """The lookup index; a missing one is rebuilt from the files first."""
         index = self.__dict__.get("_index")
-        if index is None:
+        if index is None or not index.exists():  # (re)open, also after the file was deleted
+            if index is not None:
+                index.close()
             index = Index(os.path.join(self.root, "index.sqlite"))
             if not index.exists():
-                self.rebuild_index()
+                self._ensure_directory(self.root)
+                index.remove_stale_journal()
+                index.rebuild(self._index_entries())
             self.__dict__["_index"] = index
         return index
 
@@ -125,7 +129,7 @@ class Filesystem(Storage):
         return None
 
     def find_by_id(self, experiment_id: str) -> dict:
-        directory = self.index.directory(experiment_id)
+        directory = self.index.directory(experiment_id) if os.path.isdir(self.root) else None
         if directory is None:
             raise ExperimentNotFound(
                 f"No experiment '{experiment_id}' in storage {self.root}. If its directory was "
@@ -135,6 +139,8 @@ class Filesystem(Storage):
 
     def search(self, module=None, where=None, ancestor=None, group=None) -> list[dict]:
         found = []
+        if not os.path.isdir(self.root):
+            return found
         for _, directory in self.index.search(module, where, ancestor, group):
             path = os.path.join(self.root, directory, METADATA)
             if os.path.exists(path):
@@ -152,7 +158,7 @@ class Filesystem(Storage):
                 yield read_json(os.path.join(current, METADATA)), os.path.relpath(current, self.root)
 
     def rebuild_index(self, progress=None) -> int:
-        self._ensure_directory(self.root)
-        entries = ((meta, directory, meta["keys"]) for meta, directory in self.scan())
-        index = self.__dict__.get("_index") or Index(os.path.join(self.root, "index.sqlite"))
-        return index.rebuild(entries, progress)
+        return self.index.rebuild(self._index_entries(), progress, replace_unreadable=True)
+
+    def _index_entries(self):
+        return ((meta, directory, meta["keys"]) for meta, directory in self.scan())

@@ -6,6 +6,7 @@ nothing lost. Rows are added when an experiment is committed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -69,6 +70,25 @@ def _insert(db, meta: dict, directory: str, keys: list) -> None:
     )
 
 
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+@contextlib.contextmanager
+def _write(db):
+    """A write transaction that takes the database's write lock up front."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class Index:
     def __init__(self, path: str):
         self.path = path
@@ -97,13 +117,24 @@ class Index:
                     f"understands ({SCHEMA_VERSION}). Upgrade machinable, or delete it and {self._hint()}"
                 )
             if version < SCHEMA_VERSION:
-                db.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+                with _write(db):
+                    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # another process may have won
+                        for statement in SCHEMA.split(";"):
+                            if statement.strip():
+                                db.execute(statement)
+                        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             return db
         except sqlite3.DatabaseError as e:
             raise IndexCorrupt(f"The index {path} cannot be read ({e}); {self._hint()}") from None
 
     def __getstate__(self):
         return {"path": self.path, "_db": None, "_pid": None}
+
+    def remove_stale_journal(self) -> None:
+        """Drop the WAL files of an index whose database file is gone; they would corrupt a new one."""
+        if not self.exists():
+            for suffix in ("-wal", "-shm"):
+                _remove(self.path + suffix)
 
     def exists(self) -> bool:
         return os.path.exists(self.path)
@@ -116,44 +147,35 @@ class Index:
     # --- writing ------------------------------------------------------------------
 
     def add(self, meta: dict, directory: str, keys: list) -> None:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(self.db) as db:
             _insert(db, meta, directory, keys)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
-    def rebuild(self, entries, progress=None) -> int:
-        """Recreate the index from `(metadata, directory, keys)` entries; returns the count.
+    def rebuild(self, entries, progress=None, replace_unreadable: bool = False) -> int:
+        """Refill the index from `(metadata, directory, keys)` entries; returns the count.
 
-        The new index is written beside the old one and renamed over it, so readers
-        never see a half-built index.
+        Everything happens in one write transaction, with `entries` read lazily inside
+        it: concurrent commits wait for it, so none is lost, and readers see either the
+        old rows or the new ones. `replace_unreadable` starts afresh from a file that is
+        not a readable index (truncated, overwritten).
         """
-        tmp = f"{self.path}.rebuild-{os.getpid()}"
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(tmp + suffix):
-                os.unlink(tmp + suffix)
-        db = self._connect(tmp)
-        count = 0
         try:
-            db.execute("BEGIN")
+            db = self.db
+        except IndexCorrupt:
+            if not replace_unreadable:
+                raise
+            self.close()
+            _remove(self.path)
+            self.remove_stale_journal()
+            db = self.db
+        count = 0
+        with _write(db):
+            db.execute("DELETE FROM experiments")
+            db.execute("DELETE FROM keysets")
             for meta, directory, keys in entries:
                 _insert(db, meta, directory, keys)
                 count += 1
                 if progress:
                     progress()
-            db.execute("COMMIT")
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            db.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            db.close()
-        self.close()
-        for suffix in ("-wal", "-shm"):
-            if os.path.exists(self.path + suffix):
-                os.unlink(self.path + suffix)
-        os.replace(tmp, self.path)
         return count
 
     # --- reading ------------------------------------------------------------------
