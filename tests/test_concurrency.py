@@ -153,3 +153,22 @@ def test_claim_of_a_dead_local_process_is_taken_over_at_once(project):
     experiment.launch()
     assert time.time() - started < 5
     assert experiment.is_finished()
+
+
+def test_heartbeat_is_written_while_running(project, monkeypatch):
+    project.write("slow.py", SLOW)
+    child = subprocess.Popen(
+        [sys.executable, "-c", "from machinable import get\nget('slow', {'seconds': 3}).launch()"],
+        cwd=project.path, env={**os.environ, "MACHINABLE_HEARTBEAT_SECONDS": "0.2"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: get("slow", {"seconds": 3}).is_active())
+        experiment = get("slow", {"seconds": 3})
+        first = experiment.heartbeat_at()
+        wait_for(lambda: experiment.heartbeat_at() > first, timeout=5)
+        assert experiment.status == "running"
+    finally:
+        child.wait(timeout=30)
+    assert experiment.status == "finished"
+    assert experiment.heartbeat_at() >= experiment.started_at()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import json
 import os
 import platform
 import socket
@@ -68,3 +69,9 @@ def code_version(directory: str) -> dict:
         "directory": directory,
         "git": {"commit": commit.strip(), "diff": git("diff", "HEAD") or "", "status": git("status", "--porcelain") or ""},
     }
+
+
+@functools.lru_cache(maxsize=None)
+def encoded(directory: str) -> str:
+    """`"code": ..., "packages": ...` as a JSON object fragment, computed once per process."""
+    return f' "code": {json.dumps(code_version(directory))},\n "packages": {json.dumps(packages())}'

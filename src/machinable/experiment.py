@@ -190,6 +190,10 @@ class Experiment(Element):
             os.makedirs(path, exist_ok=True)
         return path
 
+    def _file(self, name: str) -> str:
+        """One of machinable's own files in the experiment directory (no user input: no path checks)."""
+        return os.path.join(self.local_directory(), name)
+
     def save_data(self, name: str, obj) -> str:
         """Store `obj` as `data/<name>`; the extension picks the format (.txt .json .npy .p .pkl)."""
         ext = data_format(name)
@@ -237,10 +241,10 @@ class Experiment(Element):
     def _status(self) -> dict:
         if not self.is_committed():
             return {}
-        return read_json(self.local_directory(STATUS), default={})
+        return read_json(self._file(STATUS), default={})
 
     def _claim(self) -> Claim:
-        return Claim(self.local_directory(CLAIM))
+        return Claim(self._file(CLAIM))
 
     def is_started(self) -> bool:
         return "started_at" in self._status()
@@ -311,7 +315,7 @@ class Experiment(Element):
     def output(self) -> str | None:
         """The captured output (stdout and stderr) of all its executions."""
         try:
-            with open(self.local_directory("output.log"), encoding="utf-8", errors="replace") as f:
+            with open(self._file("output.log"), encoding="utf-8", errors="replace") as f:
                 return f.read()
         except FileNotFoundError:
             return None
@@ -361,7 +365,7 @@ class Experiment(Element):
 
         if not self.is_committed():
             return []
-        directory = self.local_directory("executions")
+        directory = self._file("executions")
         try:
             names = sorted(os.listdir(directory))
         except FileNotFoundError:
@@ -429,8 +433,8 @@ class Experiment(Element):
         status = {"started_at": started, "execution": execution.nickname}
         if "started_at" in previous:
             status["resumed_from"] = previous
-        write_json(self.local_directory(STATUS), status)
-        with Heartbeat(claim), captured(self.local_directory("output.log")):
+        write_json(self._file(STATUS), status)
+        with Heartbeat(claim), captured(self._file("output.log")):
             try:
                 self.on_seeding()
                 self.on_execute()
@@ -441,17 +445,17 @@ class Experiment(Element):
                 print(trace, file=sys.stderr, end="")
                 failed = {**status, "failed_at": now, "heartbeat_at": now}
                 failed["error"] = {"type": type(error).__name__, "message": str(error), "traceback": trace}
-                write_json(self.local_directory(STATUS), failed)
+                write_json(self._file(STATUS), failed)
                 self.on_failure(error)
                 self.on_finish(False)
                 if not isinstance(error, Exception):
                     raise
                 raise ExecutionFailed(
                     f"{self} failed: {type(error).__name__}: {error}. The traceback is in "
-                    f"{self.local_directory('output.log')}; launch() again resumes it with the same seed."
+                    f"{self._file('output.log')}; launch() again resumes it with the same seed."
                 ) from error
             now = time.time()
-            write_json(self.local_directory(STATUS), {**status, "finished_at": now, "heartbeat_at": now})
+            write_json(self._file(STATUS), {**status, "finished_at": now, "heartbeat_at": now})
             self.on_finish(True)
 
     # --- events (override these) ------------------------------------------------------

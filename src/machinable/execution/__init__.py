@@ -122,12 +122,12 @@ class Execution(Element):
             "config": self.config.to_dict(),
             "resources": self.compute_resources(experiment),
             "host": self.host,
-            "code": environment.code_version(experiment._project),
-            "packages": environment.packages(),
         }
         directory = experiment.local_directory("executions", create=True)
         path = os.path.join(directory, f"{started_at:.6f}-{self.nickname}.json")
-        write_atomic(path, json.dumps(record, indent=1, default=str).encode())
+        text = json.dumps(record, indent=1, default=str)
+        # the environment part is large and the same for every run of this process: encoded once
+        write_atomic(path, f"{text[:-2]},\n{environment.encoded(experiment._project)}\n}}".encode())
 
     @classmethod
     def from_record(cls, record: dict) -> "Execution":

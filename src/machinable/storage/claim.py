@@ -177,26 +177,50 @@ def _token(holder) -> str | None:
     return info.get("token") if info else None
 
 
-class Heartbeat:
-    """Touches a claim every `heartbeat_seconds()` from a daemon thread while running."""
+class _Heartbeats:
+    """One daemon thread per process touches every claim the process holds."""
 
-    def __init__(self, claim: Claim):
-        self.claim = claim
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="machinable-heartbeat", daemon=True)
+    def __init__(self):
+        self.claims: set = set()
+        self.lock = threading.Lock()
+        self.pid = None
+
+    def add(self, claim: Claim) -> None:
+        with self.lock:
+            self.claims.add(claim)
+            if self.pid != os.getpid():  # first use, or a forked child without the thread
+                self.pid = os.getpid()
+                threading.Thread(target=self._run, name="machinable-heartbeat", daemon=True).start()
+
+    def discard(self, claim: Claim) -> None:
+        with self.lock:
+            self.claims.discard(claim)
 
     def _run(self):
         interval = heartbeat_seconds()
-        while not self._stop.wait(interval):
-            try:
-                self.claim.heartbeat()
-            except OSError:
-                pass
+        while True:
+            time.sleep(interval)
+            with self.lock:
+                claims = list(self.claims)
+            for claim in claims:
+                try:
+                    claim.heartbeat()
+                except OSError:
+                    pass
+
+
+_heartbeats = _Heartbeats()
+
+
+class Heartbeat:
+    """Keeps a claim's heartbeat fresh while the `with` block runs."""
+
+    def __init__(self, claim: Claim):
+        self.claim = claim
 
     def __enter__(self):
-        self._thread.start()
+        _heartbeats.add(self.claim)
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+        _heartbeats.discard(self.claim)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import itertools
 
 from machinable.errors import CorruptMetadata, StorageError, UnsafePath, UnsupportedFormat
 
 DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl")
+
+
+_temporary_names = itertools.count()
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -16,9 +19,10 @@ def write_atomic(path: str, data: bytes) -> None:
 
     A crash at any point leaves either the old file or the new one, never a mix.
     """
-    directory = os.path.dirname(path)
+    directory, name = os.path.split(path)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{next(_temporary_names)}.tmp")
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix="-" + os.path.basename(path))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     except OSError as e:
         raise StorageError(f"Cannot write {path}: {e.strerror}. Check that {directory} is writable.") from e
     try:
