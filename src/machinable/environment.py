@@ -7,17 +7,17 @@ Computed once per process (and per project directory for the code version), sinc
 from __future__ import annotations
 
 import functools
-import getpass
 import json
 import os
-import platform
 import socket
-import subprocess
 import sys
 
 
 @functools.lru_cache(maxsize=None)
 def _static_host() -> dict:
+    import getpass
+    import platform
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -52,6 +52,7 @@ def packages() -> dict:
 @functools.lru_cache(maxsize=None)
 def code_version(directory: str) -> dict:
     """Git commit and uncommitted diff of `directory` when it is inside a git repository."""
+    import subprocess
 
     def git(*args):
         try:
