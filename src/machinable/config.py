@@ -1,16 +1,13 @@
 """Configuration: versions merged into a dict, validated by pydantic, exposed read-only.
 
-pydantic is imported the first time a config is validated, not at `import machinable`.
+pydantic (and dataclasses, typing, hashlib) are imported when first needed, not at
+`import machinable`, which keeps the import fast.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import difflib
-import hashlib
 import json
-import typing
 from collections.abc import Mapping
 
 from machinable.errors import StateError, ValidationError
@@ -95,6 +92,8 @@ def canonical_json(obj) -> str:
 
 
 def digest(obj) -> str:
+    import hashlib
+
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
 
 
@@ -123,6 +122,9 @@ class ConfigSchema:
     _cache: dict = {}
 
     def __init__(self, config_class):
+        import dataclasses
+        import typing
+
         self.config_class = config_class
         self.fields: dict[str, tuple] = {}  # name -> (annotation, default or REQUIRED)
         self.not_identifying: set[str] = set()
@@ -145,6 +147,8 @@ class ConfigSchema:
         self._model = None
 
     def _add(self, name, annotation, default):
+        import typing
+
         if typing.get_origin(annotation) is typing.Annotated:
             base, *meta = typing.get_args(annotation)
             if any(m is NotIdentifying or isinstance(m, NotIdentifying) for m in meta):
@@ -222,6 +226,8 @@ class ConfigSchema:
         return schema
 
     def _describe(self, error, owner: str) -> str:
+        import difflib
+
         lines = [f"Invalid configuration for {owner}:"]
         for item in error.errors():
             loc = tuple(str(p) for p in item["loc"])
@@ -250,10 +256,14 @@ class ConfigSchema:
 
 
 def _is_config_class(annotation) -> bool:
+    import dataclasses
+
     return isinstance(annotation, type) and dataclasses.is_dataclass(annotation)
 
 
 def _as_plain(value):
+    import dataclasses
+
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.asdict(value)
     return value

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import sys
 
 
@@ -23,7 +22,7 @@ def _static_host() -> dict:
     except (KeyError, OSError):
         user = None
     return {
-        "hostname": socket.gethostname(),
+        "hostname": os.uname().nodename,
         "user": user,
         "platform": platform.platform(),
         "machine": platform.machine(),

@@ -11,7 +11,6 @@ holds its default value.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 from machinable.config import digest, flatten, unflatten
 
@@ -28,14 +27,14 @@ def keys_hash(keys: list[str]) -> str:
     return digest(keys)
 
 
-@dataclass(frozen=True)
 class Request:
     """What `get()` asks the storage for: a module, its identifying config and relations."""
 
-    module: str
-    config: dict
-    defaults: dict
-    relations: dict
+    def __init__(self, module: str, config: dict, defaults: dict, relations: dict):
+        self.module = module
+        self.config = config
+        self.defaults = defaults
+        self.relations = relations
 
     @functools.cached_property
     def identity(self) -> str:

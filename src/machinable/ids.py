@@ -1,9 +1,8 @@
 """Random identifiers: experiment ids, seeds and execution nicknames."""
 
-import secrets
-import string
+import os
 
-ALPHABET = string.digits + string.ascii_uppercase + string.ascii_lowercase
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 ADJECTIVES = (
     "amber agile bold brave bright calm chocolate clever cosmic crisp curious dapper eager "
@@ -22,16 +21,25 @@ ANIMALS = (
 ).split()
 
 
+def _choice(options):
+    """A uniformly random element, from the OS's random source (like `secrets.choice`, without its imports)."""
+    limit = 65536 - 65536 % len(options)
+    while True:
+        value = int.from_bytes(os.urandom(2), "little")
+        if value < limit:
+            return options[value % len(options)]
+
+
 def experiment_id() -> str:
     """Six characters from [0-9A-Za-z], e.g. 'GDCN4d'."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(6))
+    return "".join(_choice(ALPHABET) for _ in range(6))
 
 
 def seed() -> int:
     """A random non-negative 32-bit integer."""
-    return secrets.randbits(32)
+    return int.from_bytes(os.urandom(4), "little")
 
 
 def nickname() -> str:
     """A readable random name such as 'chocolate_mosquito'."""
-    return f"{secrets.choice(ADJECTIVES)}_{secrets.choice(ANIMALS)}"
+    return f"{_choice(ADJECTIVES)}_{_choice(ANIMALS)}"
