@@ -5,6 +5,11 @@ import textwrap
 
 import pytest
 
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="Run the long reliability suites (thousands of kill points).")
+
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 GRAVITY = open(os.path.join(REPO, "examples", "estimate_gravity.py")).read()

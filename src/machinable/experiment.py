@@ -11,13 +11,15 @@ import traceback
 from machinable import context, ids
 from machinable.config import deep_merge
 from machinable.element import Element
-from machinable.errors import ExecutionFailed, ModuleNotFound, StateError, UntrustedData, ValidationError
+from machinable.errors import ExecutionFailed, ModuleNotFound, StateError, StorageError, UntrustedData, ValidationError
 from machinable.identity import Request, keys_hash, keys_of
 from machinable.project import Project
 from machinable.records import Record, Records
 from machinable.storage import Storage
 from machinable.storage.claim import Claim, Heartbeat
-from machinable.storage.files import data_format, decode_data, encode_data, read_json, safe_join, write_atomic, write_json
+from machinable.storage.files import (
+    data_format, decode_data, encode_data, read_json, remove_temporaries, safe_join, write_atomic, write_json,
+)
 
 STATUS = "status.json"
 CLAIM = "claim.json"
@@ -195,11 +197,17 @@ class Experiment(Element):
         return os.path.join(self.local_directory(), name)
 
     def save_data(self, name: str, obj) -> str:
-        """Store `obj` as `data/<name>`; the extension picks the format (.txt .json .npy .p .pkl)."""
+        """Store `obj` as `data/<name>`; the extension picks the format (.txt .json .npy .p .pkl).
+
+        .p/.pkl are pickles, which run code when loaded: share them only with people who trust you.
+        """
         ext = data_format(name)
         path = self.local_directory("data", name)
         raw = encode_data(ext, obj)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as e:
+            raise StorageError(f"Cannot store {name!r}: {e.strerror}: {e.filename} (a file where a directory is needed?).") from e
         write_atomic(path, raw)
         return path
 
@@ -428,6 +436,8 @@ class Experiment(Element):
 
         execution = self._execution or Local()
         previous = self._status()
+        for directory in (self.local_directory(), self._file("executions")):
+            remove_temporaries(directory)  # of a killed run; only the claim's holder writes there
         started = time.time()
         execution.write_record(self, started)
         status = {"started_at": started, "execution": execution.nickname}

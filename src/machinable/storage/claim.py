@@ -1,15 +1,17 @@
 """Exclusive claims on a path that work across processes and hosts sharing a filesystem.
 
-A claim is a small JSON file created with O_CREAT|O_EXCL (atomic on local disks and
-NFSv3+), holding the owner's host, pid, process start time and a random token.
-The owner's heartbeat is the file's mtime. A claim is taken over when its owner is
-gone: its pid no longer runs on this host, or its heartbeat is stale (any host).
-Breaking a stale claim is itself serialised by a short-lived `<path>.break` claim,
-so two processes can never both break and re-create it.
+A claim is a small JSON file holding the owner's host, pid, process start time and a
+random token. It is written to a temporary file first and hard-linked into place, which
+is atomic on local disks and NFS and means a claim file is never seen empty, even if its
+owner is killed while creating it. The owner's heartbeat is the file's mtime. A claim is
+taken over when its owner is gone: its pid no longer runs on this host, or its heartbeat
+is stale (any host). Breaking a stale claim is itself serialised by a short-lived
+`<path>.break` claim, so two processes can never both break and re-create it.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -69,8 +71,17 @@ def owner_info() -> dict:
 
 
 class Claim:
-    def __init__(self, path: str):
+    """An exclusive claim on `path`.
+
+    `data` is stored in the claim file for whoever finds it later; `on_break(info)` is
+    called with a dead owner's info before its claim is removed, to finish or undo what
+    the owner left half done (called again by the next taker if that one dies too).
+    """
+
+    def __init__(self, path: str, data: dict | None = None, on_break=None):
         self.path = path
+        self.data = data
+        self.on_break = on_break
         self.token: str | None = None
 
     # --- reading ------------------------------------------------------------------
@@ -106,19 +117,51 @@ class Claim:
     def try_acquire(self) -> bool:
         for _ in range(2):
             info = owner_info()
+            if self.data is not None:
+                info["data"] = self.data
+            if self._create(json.dumps(info).encode(), info["token"]):
+                self.token = info["token"]
+                return True
+            if not self.break_if_stale():
+                return False
+        return False
+
+    def _create(self, raw: bytes, token: str) -> bool:
+        """Create the claim file holding `raw` in one step; False if it exists."""
+        directory, name = os.path.split(self.path)
+        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{token}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        try:
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if not self._break_if_stale():
-                    return False
-                continue
-            try:
-                os.write(fd, json.dumps(info).encode())
+                os.write(fd, raw)
             finally:
                 os.close(fd)
-            self.token = info["token"]
+            os.link(tmp, self.path)
             return True
-        return False
+        except FileExistsError:
+            return False
+        except FileNotFoundError:  # our temporary file was cleaned away meanwhile: try again
+            return False
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                raise
+            return self._create_exclusive(raw)  # a filesystem without hard links
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+    def _create_exclusive(self, raw: bytes) -> bool:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        try:
+            os.write(fd, raw)
+        finally:
+            os.close(fd)
+        return True
 
     def acquire(self, on_wait=None, poll: float = 0.02, max_poll: float = 0.5) -> None:
         """Block until acquired; `on_wait(holder_info)` is called once if we have to wait."""
@@ -131,7 +174,8 @@ class Claim:
             time.sleep(poll)
             poll = min(poll * 1.5, max_poll)
 
-    def _break_if_stale(self) -> bool:
+    def break_if_stale(self) -> bool:
+        """Remove the claim if its owner is gone (after `on_break`); True if it is free now."""
         holder = self.holder()
         if holder is None:
             return True  # released meanwhile: try again
@@ -146,6 +190,8 @@ class Claim:
                 return True
             if self.alive(holder_now) or _token(holder_now) != _token(holder):
                 return False
+            if self.on_break is not None:
+                self.on_break(holder_now[0])
             os.unlink(self.path)
             return True
         except FileNotFoundError:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-import itertools
+import re
 
 from machinable.errors import CorruptMetadata, StorageError, UnsafePath, UnsupportedFormat
 
@@ -12,6 +13,9 @@ DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl")
 
 
 _temporary_names = itertools.count()
+
+# write_atomic's (and claim creation's) temporary files: .<name>.<pid>.<n>.tmp
+TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]+\.tmp$")
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -34,6 +38,27 @@ def write_atomic(path: str, data: bytes) -> None:
         if isinstance(e, OSError):
             raise StorageError(f"Cannot write {path}: {e.strerror}; the previous file is unchanged.") from e
         raise
+
+
+def probe_writable(directory: str) -> None:
+    """Create and remove a file in `directory`; raises the OSError if that is not possible."""
+    probe = os.path.join(directory, f".probe.{os.getpid()}.{next(_temporary_names)}.tmp")
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    os.unlink(probe)
+
+
+def remove_temporaries(directory: str) -> None:
+    """Remove the temporary files that writers killed mid-write left in `directory`.
+
+    Only for directories no live process writes to (e.g. under the experiment's claim).
+    """
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if TEMPORARY.match(name):
+            _remove_quietly(os.path.join(directory, name))
 
 
 def write_json(path: str, obj) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import dataclass
 
 from machinable.identity import Request
 from machinable.errors import ExperimentNotFound, StorageError
 from machinable.storage import Storage
-from machinable.storage.claim import Claim
-from machinable.storage.files import read_json, write_json
+from machinable.storage.claim import Claim, stale_after
+from machinable.storage.files import TEMPORARY, probe_writable, read_json, write_json
 from machinable.storage.index import Index
 
 METADATA = "experiment.json"
@@ -38,17 +39,24 @@ class Filesystem(Storage):
 
     @property
     def index(self) -> Index:
-        """The lookup index; a missing one is rebuilt from the files first."""
+        """The lookup index, opened once per process.
+
+        Opening it rebuilds an index that is missing or was never completely built (a
+        crash while creating it) and finishes the commits of processes that died holding
+        a commit lock (`_recover`): after any crash the index agrees with the files again.
+        """
         index = self.__dict__.get("_index")
-        if index is None or not index.exists():  # (re)open, also after the file was deleted
+        if index is None or not index.is_current():  # (re)open, also after the file was deleted or replaced
             if index is not None:
                 index.close()
             index = Index(os.path.join(self.root, "index.sqlite"))
             if not index.exists():
-                self._ensure_directory(self.root)
+                self._check_writable()
                 index.remove_stale_journal()
-                index.rebuild(self._index_entries())
+            if not index.is_built():
+                index.rebuild(self._index_entries(), if_needed=True)
             self.__dict__["_index"] = index
+            self._recover_dead_commits()
         return index
 
     def __repr__(self):
@@ -63,11 +71,31 @@ class Filesystem(Storage):
                 f"Cannot create storage directory {path}: {e.strerror}. Choose a writable directory "
                 "with `get('machinable.storage.filesystem', {'directory': ...})`."
             ) from e
-        if not os.access(path, os.W_OK):
+
+    def _check_writable(self) -> None:
+        """Fail clearly, before anything is written, if the storage directory cannot be written.
+
+        Tried for real, once per process: os.access() says yes to root even on a read-only
+        mount or an immutable directory.
+        """
+        if self.__dict__.get("_writable"):
+            return
+        if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise StorageError(
-                f"Storage directory {path} is not writable. Fix its permissions or choose another "
-                "directory with `get('machinable.storage.filesystem', {'directory': ...})`."
+                f"Storage directory {self.root} is a file, not a directory. Move the file or choose "
+                "another directory with `get('machinable.storage.filesystem', {'directory': ...})`."
             )
+        locks = os.path.join(self.root, ".locks")
+        try:
+            os.makedirs(locks, exist_ok=True)
+            probe_writable(locks)
+        except OSError as e:
+            raise StorageError(
+                f"Storage directory {self.root} is not writable ({e.strerror}: {e.filename}). Make it "
+                "writable, or choose another directory with "
+                "`get('machinable.storage.filesystem', {'directory': ...})`."
+            ) from e
+        self.__dict__["_writable"] = True
 
     def directory_of(self, metadata: dict) -> str:
         return os.path.join(self.root, metadata["group"], metadata["experiment_id"])
@@ -75,24 +103,31 @@ class Filesystem(Storage):
     # --- committing ---------------------------------------------------------------
 
     def commit(self, metadata: dict, keys: list[str], request: Request | None, seed: int | None = None) -> dict:
+        """Every commit holds the lock of its identity, and the lock names the directory it creates.
+
+        If the process dies half way, whoever takes the lock over or opens the storage next
+        finishes or removes that directory (`_recover`), so the index never misses a
+        committed experiment and `get()` never creates a duplicate.
+        """
+        self._check_writable()
         index = self.index
-        if request is None:
-            return self._create(index, metadata, keys)
-        locks = os.path.join(self.root, ".locks")
-        if not self.__dict__.get("_locks_ready"):
-            self._ensure_directory(locks)
-            self.__dict__["_locks_ready"] = True
-        lock = Claim(os.path.join(locks, metadata["identity"] + ".lock"))
+        lock = Claim(
+            os.path.join(self.root, ".locks", metadata["identity"] + ".lock"),
+            data={"directory": os.path.join(metadata["group"], metadata["experiment_id"])},
+            on_break=self._recover,
+        )
         lock.acquire()
         try:
-            existing = self.find(request, seed)
-            if existing is not None:
-                return existing
+            if request is not None:
+                existing = self.find(request, seed)
+                if existing is not None:
+                    return existing
             return self._create(index, metadata, keys)
         finally:
             lock.release()
 
     def _create(self, index: Index, metadata: dict, keys: list[str]) -> dict:
+        """The directory, then experiment.json, then the index row; all undone if a step fails."""
         group_directory = os.path.join(self.root, metadata["group"])
         self._ensure_directory(group_directory)
         directory = self.directory_of(metadata)
@@ -103,9 +138,52 @@ class Filesystem(Storage):
                 f"Experiment directory {directory} already exists; experiment ids must be unique. "
                 "Create a new experiment instance to get a fresh id."
             ) from None
-        write_json(os.path.join(directory, METADATA), metadata)
-        index.add(metadata, os.path.relpath(directory, self.root), keys)
+        except OSError as e:
+            raise StorageError(f"Cannot create experiment directory {directory}: {e.strerror}.") from e
+        try:
+            write_json(os.path.join(directory, METADATA), metadata)
+            index.add(metadata, os.path.relpath(directory, self.root), keys)
+        except BaseException as error:
+            if not isinstance(error, StorageError):  # e.g. interrupted after the row was written
+                _quietly(index.remove, metadata["experiment_id"])
+            _quietly(os.unlink, os.path.join(directory, METADATA))
+            _remove_unfinished(directory)
+            raise
         return metadata
+
+    def _recover(self, info: dict | None) -> None:
+        """Finish the commit of a process that died holding its commit lock.
+
+        If the directory named in the lock has its experiment.json (written atomically),
+        the experiment is committed and gets its index row, which may be missing;
+        otherwise nothing was committed and the unfinished directory is removed.
+        """
+        directory = ((info or {}).get("data") or {}).get("directory")
+        if not directory:
+            return
+        path = os.path.join(self.root, directory)
+        metadata = read_json(os.path.join(path, METADATA), default=None)
+        if metadata is not None:
+            self.index.add(metadata, directory, metadata["keys"])
+        else:
+            _remove_unfinished(path)
+
+    def _recover_dead_commits(self) -> None:
+        """Break the commit locks of dead processes (recovering their commits), on opening."""
+        locks = os.path.join(self.root, ".locks")
+        try:
+            names = os.listdir(locks)
+        except OSError:
+            return
+        for name in names:
+            path = os.path.join(locks, name)
+            try:
+                if name.endswith(".lock"):
+                    Claim(path, on_break=self._recover).break_if_stale()
+                elif TEMPORARY.match(name) and time.time() - os.stat(path).st_mtime > stale_after():
+                    os.unlink(path)  # left by a process killed while creating a lock
+            except OSError:
+                pass  # e.g. a read-only storage: the next writer recovers it
 
     # --- finding ------------------------------------------------------------------
 
@@ -158,7 +236,35 @@ class Filesystem(Storage):
                 yield read_json(os.path.join(current, METADATA)), os.path.relpath(current, self.root)
 
     def rebuild_index(self, progress=None) -> int:
-        return self.index.rebuild(self._index_entries(), progress, replace_unreadable=True)
+        """Recreate the index from the files, also from an index that cannot be read."""
+        index = self.__dict__.get("_index")
+        if index is None or not index.is_current():
+            if index is not None:
+                index.close()
+            self._check_writable()
+            index = self.__dict__["_index"] = Index(os.path.join(self.root, "index.sqlite"))
+            index.remove_stale_journal()
+        count = index.rebuild(self._index_entries(), progress, replace_unreadable=True)
+        self._recover_dead_commits()
+        return count
 
     def _index_entries(self):
         return ((meta, directory, meta["keys"]) for meta, directory in self.scan())
+
+
+def _quietly(function, *args) -> None:
+    try:
+        function(*args)
+    except Exception:
+        pass
+
+
+def _remove_unfinished(directory: str) -> None:
+    """Remove an experiment directory whose commit did not finish (only temporary files in it)."""
+    try:
+        for name in os.listdir(directory):
+            if TEMPORARY.match(name):
+                _quietly(os.unlink, os.path.join(directory, name))
+        os.rmdir(directory)
+    except OSError:
+        pass

@@ -1,7 +1,9 @@
 """The SQLite index of a storage directory: a cache of the experiment files for fast lookup.
 
 The files stay the source of truth; `rebuild()` recreates the index from them with
-nothing lost. Rows are added when an experiment is committed.
+nothing lost. Rows are added when an experiment is committed. The schema version
+(`PRAGMA user_version`) is set by the rebuild that fills a new index, in the same
+transaction, so an index whose creation was cut short reads as not built.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import json
 import os
 import sqlite3
 
-from machinable.errors import IndexCorrupt
+from machinable.errors import IndexCorrupt, StorageError
+from machinable.storage.files import probe_writable
 
 SCHEMA_VERSION = 1
 
@@ -89,11 +92,27 @@ def _write(db):
     db.execute("COMMIT")
 
 
+class NewerIndex(IndexCorrupt):
+    """The index was written by a newer machinable: never replaced, to not lose what it holds."""
+
+
+def _is_damage(error: BaseException) -> bool:
+    """Whether an error means the file is no usable index (not busy, full or read-only: those pass)."""
+    if isinstance(error, NewerIndex):
+        return False
+    error = getattr(error, "sqlite_error", error)
+    name = getattr(error, "sqlite_errorname", None)  # Python 3.11+
+    if name is not None:
+        return name in ("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_ERROR")  # SQLITE_ERROR: e.g. no such table
+    return not isinstance(error, sqlite3.OperationalError) or "no such table" in str(error)
+
+
 class Index:
     def __init__(self, path: str):
         self.path = path
         self._db = None
         self._pid = None
+        self._inode = None  # of the file the connection has open
 
     def _hint(self) -> str:
         return f"run `machinable index rebuild` (storage {os.path.dirname(self.path)}) to recreate it from the files."
@@ -103,6 +122,7 @@ class Index:
         if self._db is None or self._pid != os.getpid():
             self._db = self._connect(self.path)
             self._pid = os.getpid()
+            self._inode = os.stat(self.path).st_ino
         return self._db
 
     def _connect(self, path: str) -> sqlite3.Connection:
@@ -112,23 +132,37 @@ class Index:
             db.execute("PRAGMA synchronous=NORMAL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise IndexCorrupt(
+                raise NewerIndex(
                     f"The index {path} has schema version {version}, newer than this machinable "
                     f"understands ({SCHEMA_VERSION}). Upgrade machinable, or delete it and {self._hint()}"
                 )
-            if version < SCHEMA_VERSION:
+            if version < SCHEMA_VERSION:  # new, or its creation was cut short: the tables, empty
                 with _write(db):
-                    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # another process may have won
-                        for statement in SCHEMA.split(";"):
-                            if statement.strip():
-                                db.execute(statement)
-                        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                    for statement in SCHEMA.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
             return db
+        except NewerIndex:
+            db.close()
+            raise
         except sqlite3.DatabaseError as e:
-            raise IndexCorrupt(f"The index {path} cannot be read ({e}); {self._hint()}") from None
+            directory = os.path.dirname(path)
+            try:
+                probe_writable(directory)
+            except OSError as problem:
+                raise StorageError(
+                    f"The index {path} cannot be opened ({e}): its directory is not writable "
+                    f"({problem.strerror}), and SQLite keeps its lock files there, also for reading. "
+                    "Make the storage directory writable."
+                ) from None
+            if not _is_damage(e):
+                raise StorageError(f"Cannot use the index {path}: {e}.") from e
+            error = IndexCorrupt(f"The index {path} cannot be read ({e}); {self._hint()}")
+            error.sqlite_error = e
+            raise error from None
 
     def __getstate__(self):
-        return {"path": self.path, "_db": None, "_pid": None}
+        return {"path": self.path, "_db": None, "_pid": None, "_inode": None}
 
     def remove_stale_journal(self) -> None:
         """Drop the WAL files of an index whose database file is gone; they would corrupt a new one."""
@@ -139,44 +173,73 @@ class Index:
     def exists(self) -> bool:
         return os.path.exists(self.path)
 
+    def is_current(self) -> bool:
+        """The file exists and, once connected, is still the one the connection has open
+        (not deleted or replaced by another process)."""
+        try:
+            inode = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return False
+        return self._inode is None or self._pid != os.getpid() or inode == self._inode
+
+    def is_built(self) -> bool:
+        """False for a new index, or one whose first rebuild never completed."""
+        return self.exists() and self._query("PRAGMA user_version")[0][0] >= SCHEMA_VERSION
+
     def close(self) -> None:
         if self._db is not None and self._pid == os.getpid():
             self._db.close()
         self._db = None
+        self._inode = None
 
     # --- writing ------------------------------------------------------------------
 
     def add(self, meta: dict, directory: str, keys: list) -> None:
-        with _write(self.db) as db:
-            _insert(db, meta, directory, keys)
+        try:
+            with _write(self.db) as db:
+                _insert(db, meta, directory, keys)
+        except sqlite3.Error as e:
+            raise StorageError(f"Cannot add experiment {meta['experiment_id']} to the index {self.path}: {e}.") from e
 
-    def rebuild(self, entries, progress=None, replace_unreadable: bool = False) -> int:
+    def remove(self, experiment_id: str) -> None:
+        with _write(self.db) as db:
+            db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+
+    def rebuild(self, entries, progress=None, replace_unreadable: bool = False, if_needed: bool = False) -> int:
         """Refill the index from `(metadata, directory, keys)` entries; returns the count.
 
         Everything happens in one write transaction, with `entries` read lazily inside
         it: concurrent commits wait for it, so none is lost, and readers see either the
         old rows or the new ones. `replace_unreadable` starts afresh from a file that is
-        not a readable index (truncated, overwritten).
+        not a usable index (truncated, overwritten, tables missing); `if_needed` does
+        nothing if the index was built meanwhile (by another process).
         """
+        cleared = False
         try:
             db = self.db
-        except IndexCorrupt:
-            if not replace_unreadable:
-                raise
-            self.close()
-            _remove(self.path)
-            self.remove_stale_journal()
-            db = self.db
-        count = 0
-        with _write(db):
-            db.execute("DELETE FROM experiments")
-            db.execute("DELETE FROM keysets")
-            for meta, directory, keys in entries:
-                _insert(db, meta, directory, keys)
-                count += 1
-                if progress:
-                    progress()
-        return count
+            with _write(db):
+                if if_needed and db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                    return db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
+                db.execute("DELETE FROM experiments")
+                db.execute("DELETE FROM keysets")
+                cleared = True  # from here on `entries` are consumed: no second attempt
+                count = 0
+                for meta, directory, keys in entries:
+                    _insert(db, meta, directory, keys)
+                    count += 1
+                    if progress:
+                        progress()
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            return count
+        except (IndexCorrupt, sqlite3.DatabaseError) as e:
+            if cleared or not replace_unreadable or not _is_damage(e):
+                if isinstance(e, IndexCorrupt):
+                    raise
+                raise StorageError(f"Cannot rebuild the index {self.path}: {e}.") from e
+        self.close()
+        _remove(self.path)
+        self.remove_stale_journal()
+        return self.rebuild(entries, progress, if_needed=if_needed)
 
     # --- reading ------------------------------------------------------------------
 

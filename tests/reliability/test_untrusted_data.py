@@ -1,0 +1,76 @@
+"""SPEC §6, §12: pickles run code when loaded; one written by another user needs an explicit opt-in.
+
+The tests run as any user: "another user" is simulated by chown (as root) or skipped.
+"""
+
+import os
+import pickle
+
+import pytest
+
+from machinable import Experiment, get
+from machinable.errors import UntrustedData
+
+
+class Evil:
+    """Unpickling this creates a directory: proof that loading a pickle runs code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def other_user(path: str) -> None:
+    if os.getuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    os.chown(path, 4242, 4242)
+
+
+def test_loading_a_pickle_is_documented_to_run_code():
+    doc = " ".join(Experiment.load_data.__doc__.split())
+    assert "Pickles (.p/.pkl) run code when loaded" in doc and "trust=True" in doc
+
+
+@pytest.mark.parametrize("name", ["evil.pkl", "evil.p", "nested/evil.pkl"])
+def test_a_pickle_of_another_user_is_refused_without_opt_in(project, name):
+    experiment = get("estimate_gravity").commit()
+    marker = os.path.join(project.path, "code-ran")
+    experiment.save_data(name, "placeholder")
+    path = experiment.local_directory("data", name)
+    with open(path, "wb") as f:
+        f.write(pickle.dumps(Evil(marker)))
+    other_user(path)
+    with pytest.raises(UntrustedData) as info:
+        experiment.load_data(name)
+    message = str(info.value)
+    assert f"{path} is a pickle written by another user (uid 4242)" in message
+    assert "loading a pickle runs arbitrary code" in message and "load_data(..., trust=True)" in message
+    assert not os.path.exists(marker)  # refused before unpickling: nothing ran
+    experiment.load_data(name, trust=True)  # the explicit opt-in
+    assert os.path.isdir(marker)  # ... and it does run code
+
+
+def test_own_pickles_and_other_formats_load_without_opt_in(project):
+    numpy = pytest.importorskip("numpy")
+    experiment = get("estimate_gravity").commit()
+    experiment.save_data("mine.pkl", {"a": {1, 2}})
+    assert experiment.load_data("mine.pkl") == {"a": {1, 2}}
+    for name, value in (("other.json", {"x": 1}), ("other.txt", "text"), ("other.npy", numpy.arange(3))):
+        experiment.save_data(name, value)
+        other_user(experiment.local_directory("data", name))
+        loaded = experiment.load_data(name)  # cannot run code: no opt-in needed
+        assert (loaded == value).all() if name.endswith(".npy") else loaded == value
+
+
+def test_a_npy_file_holding_a_pickle_is_not_unpickled(project):
+    numpy = pytest.importorskip("numpy")
+    experiment = get("estimate_gravity").commit()
+    marker = os.path.join(project.path, "code-ran")
+    experiment.save_data("array.npy", numpy.arange(2))
+    with open(experiment.local_directory("data", "array.npy"), "wb") as f:
+        numpy.save(f, numpy.array([Evil(marker)], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        experiment.load_data("array.npy")
+    assert not os.path.exists(marker)
