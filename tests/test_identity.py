@@ -153,3 +153,17 @@ def test_used_elements_count_for_identity(project):
     assert again.experiment_id == with_mnist.experiment_id
     assert not get("estimate_gravity", uses=[get("dataset", {"name": "cifar"})]).is_committed()
     assert again.uses[0].config.name == "mnist"
+
+
+def test_an_id_that_is_taken_is_replaced_at_commit(project, monkeypatch):
+    from machinable import ids
+
+    first = get("estimate_gravity", {"time_dilation": 1}).commit()
+    clash = get("estimate_gravity", {"time_dilation": 2}).group_as("elsewhere")
+    clash.experiment_id = first.experiment_id  # as if the random id had come up twice
+    monkeypatch.setattr(ids, "experiment_id", lambda: "Fresh1")
+    clash.commit()
+    monkeypatch.undo()
+    assert clash.experiment_id == "Fresh1"
+    assert get("estimate_gravity", {"time_dilation": 1}).experiment_id == first.experiment_id
+    assert get("estimate_gravity", {"time_dilation": 2}).local_directory().endswith("elsewhere/Fresh1")

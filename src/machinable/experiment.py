@@ -254,28 +254,22 @@ class Experiment(Element):
     def _claim(self) -> Claim:
         return Claim(self._file(CLAIM))
 
-    def is_started(self) -> bool:
-        return "started_at" in self._status()
-
-    def is_finished(self) -> bool:
-        return "finished_at" in self._status()
-
-    def is_active(self) -> bool:
-        """Running now: its owner's heartbeat is recent and (on this host) its process alive."""
-        return self.is_committed() and self._claim().is_held() and not self.is_finished()
-
-    def is_failed(self) -> bool:
-        status = self._status()
-        return "failed_at" in status and "finished_at" not in status and not self.is_active()
-
-    def is_incomplete(self) -> bool:
-        """Started but neither finished nor running: it failed or its process died."""
-        status = self._status()
-        return "started_at" in status and "finished_at" not in status and not self.is_active()
+    def _attempts(self) -> list[str]:
+        """File names of the execution records, oldest first: one per start."""
+        try:
+            names = os.listdir(self._file("executions"))
+        except FileNotFoundError:
+            return []
+        return sorted(name for name in names if name.endswith(".json") and not name.startswith("."))
 
     @property
     def status(self) -> str:
-        """One word: new, committed, running, finished, failed or died."""
+        """One word: new, committed, running, finished, failed or died.
+
+        status.json is written when a run ends; a start is marked by its execution
+        record. So a run that started and neither ended nor holds its claim any more
+        died, and "failed" means the latest attempt failed.
+        """
         if not self.is_committed():
             return "new"
         status = self._status()
@@ -283,11 +277,30 @@ class Experiment(Element):
             return "finished"
         if self._claim().is_held():
             return "running"
-        if "failed_at" in status:
+        attempts = self._attempts()
+        if not attempts:
+            return "committed"
+        if "failed_at" in status and status.get("execution") == attempts[-1]:
             return "failed"
-        if "started_at" in status:
-            return "died"
-        return "committed"
+        return "died"
+
+    def is_started(self) -> bool:
+        return self.status not in ("new", "committed")
+
+    def is_finished(self) -> bool:
+        return "finished_at" in self._status()
+
+    def is_active(self) -> bool:
+        """Running now: its owner's heartbeat is recent and (on this host) its process alive."""
+        return self.status == "running"
+
+    def is_failed(self) -> bool:
+        """Its latest attempt failed (raised), and it is not running again."""
+        return self.status == "failed"
+
+    def is_incomplete(self) -> bool:
+        """Started but neither finished nor running: it failed or its process died."""
+        return self.status in ("failed", "died")
 
     def created_at(self):
         import arrow
@@ -303,7 +316,13 @@ class Experiment(Element):
         return arrow.get(value)
 
     def started_at(self):
-        return self._status_time("started_at")
+        """When the latest attempt started."""
+        attempts = self._attempts() if self.is_committed() else []
+        if not attempts:
+            return None
+        import arrow
+
+        return arrow.get(float(attempts[-1].split("-", 1)[0]))
 
     def finished_at(self):
         return self._status_time("finished_at")
@@ -439,11 +458,9 @@ class Experiment(Element):
         for directory in (self.local_directory(), self._file("executions")):
             remove_temporaries(directory)  # of a killed run; only the claim's holder writes there
         started = time.time()
-        execution.write_record(self, started)
-        status = {"started_at": started, "execution": execution.nickname}
-        if "started_at" in previous:
+        status = {"started_at": started, "execution": execution.write_record(self, started)}
+        if previous:
             status["resumed_from"] = previous
-        write_json(self._file(STATUS), status)
         with Heartbeat(claim), captured(self._file("output.log")):
             try:
                 self.on_seeding()

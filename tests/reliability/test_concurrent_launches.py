@@ -6,7 +6,6 @@ or by a live owner on "another host" (a different hostname in the lock file).
 """
 
 import collections
-import errno
 import json
 import os
 import random
@@ -289,18 +288,17 @@ def test_a_live_local_owner_is_waited_for_and_a_killed_one_taken_over_at_once(pr
     assert resumed.stdout.split() == ["took", experiment.experiment_id]
 
 
-def test_claims_work_on_a_filesystem_without_hard_links(project, monkeypatch):
-    from machinable.storage import claim as claims
+def test_an_empty_claim_is_abandoned_after_the_write_grace(project):
+    """An owner killed between creating its claim file and writing it leaves it empty."""
+    from machinable.storage.claim import WRITE_GRACE
 
-    def no_links(*args):
-        raise OSError(errno.EPERM, "Operation not permitted")
-
-    monkeypatch.setattr(claims.os, "link", no_links)
-    experiment = get("estimate_gravity", {"time_dilation": 8}).launch()
-    assert experiment.is_finished()
-    lock = Claim(os.path.join(project.storage, "some.lock"))
-    assert lock.try_acquire() and not Claim(lock.path).try_acquire()
-    lock.release()
-    assert Claim(lock.path).try_acquire()
-    leftovers = [n for _, _, names in os.walk(project.storage) for n in names if n.endswith(".tmp")]
-    assert leftovers == []
+    path = os.path.join(project.path, "empty.lock")
+    open(path, "w").close()
+    assert Claim(path).is_held() and not Claim(path).try_acquire()  # maybe still being written
+    past = time.time() - WRITE_GRACE - 1
+    os.utime(path, (past, past))
+    assert not Claim(path).is_held()
+    claim = Claim(path)
+    assert claim.try_acquire() and claim.owned()
+    claim.release()
+    assert not os.path.exists(path)

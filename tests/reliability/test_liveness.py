@@ -138,8 +138,9 @@ def test_a_hung_process_reads_died_once_its_heartbeat_is_stale(stages):
 
 def test_an_owner_on_another_host_reads_running_while_heartbeating_then_died(stages):
     experiment = get("stage", {"name": "remote"}).commit()
-    with open(experiment.local_directory("status.json"), "w") as f:
-        json.dump({"started_at": time.time(), "execution": "remote_run"}, f)
+    os.makedirs(experiment.local_directory("executions"))
+    with open(experiment.local_directory("executions", f"{time.time():.6f}-remote_run.json"), "w") as f:
+        json.dump({"nickname": "remote_run", "module": "machinable.execution.local", "version": [], "config": {}}, f)
     claim = experiment.local_directory("claim.json")
     with open(claim, "w") as f:  # pid 1 exists here too: only the heartbeat can tell
         json.dump({"host": "another-host", "pid": 1, "start": None, "token": "t", "since": time.time()}, f)

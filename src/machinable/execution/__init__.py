@@ -110,8 +110,11 @@ class Execution(Element):
 
     # --- the stored record ------------------------------------------------------------
 
-    def write_record(self, experiment, started_at: float) -> None:
-        """Store this execution with `experiment`: host, code version, packages, resources."""
+    def write_record(self, experiment, started_at: float) -> str:
+        """Store this execution with `experiment` (host, code version, packages, resources).
+
+        Returns the record's file name in `executions/`; its existence marks the start.
+        """
         self.host = environment.host()
         record = {
             "nickname": self.nickname,
@@ -124,10 +127,11 @@ class Execution(Element):
             "host": self.host,
         }
         directory = experiment.local_directory("executions", create=True)
-        path = os.path.join(directory, f"{started_at:.6f}-{self.nickname}.json")
+        name = f"{started_at:.6f}-{self.nickname}.json"
         text = json.dumps(record, indent=1, default=str)
         # the environment part is large and the same for every run of this process: encoded once
-        write_atomic(path, f"{text[:-2]},\n{environment.encoded(experiment._project)}\n}}".encode())
+        write_atomic(os.path.join(directory, name), f"{text[:-2]},\n{environment.encoded(experiment._project)}\n}}".encode())
+        return name
 
     @classmethod
     def from_record(cls, record: dict) -> "Execution":

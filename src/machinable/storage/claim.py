@@ -1,9 +1,8 @@
 """Exclusive claims on a path that work across processes and hosts sharing a filesystem.
 
 A claim is a small JSON file holding the owner's host, pid, process start time and a
-random token. It is written to a temporary file first and hard-linked into place, which
-is atomic on local disks and NFS and means a claim file is never seen empty, even if its
-owner is killed while creating it. The owner's heartbeat is the file's mtime. A claim is
+random token, created with O_CREAT|O_EXCL (atomic on local disks and NFSv3+). The
+owner's heartbeat is the file's mtime. A claim is
 taken over when its owner is gone: its pid no longer runs on this host, or its heartbeat
 is stale (any host). Breaking a stale claim is itself serialised by a short-lived
 `<path>.break` claim, so two processes can never both break and re-create it.
@@ -11,15 +10,12 @@ is stale (any host). Breaking a stale claim is itself serialised by a short-live
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import secrets
-import socket
 import threading
 import time
 
-HOST = socket.gethostname()
+HOST = os.uname().nodename
 
 
 def heartbeat_seconds() -> float:
@@ -59,6 +55,8 @@ def pid_alive(pid: int, start: str | None = None) -> bool:
     return True
 
 
+WRITE_GRACE = 2.0  # seconds a claim file may stay empty while its owner writes it
+
 _OWN_START = None
 
 
@@ -67,7 +65,7 @@ def owner_info() -> dict:
     pid = os.getpid()
     if _OWN_START is None or _OWN_START[0] != pid:
         _OWN_START = (pid, process_start(pid))
-    return {"host": HOST, "pid": pid, "start": _OWN_START[1], "token": secrets.token_hex(8), "since": time.time()}
+    return {"host": HOST, "pid": pid, "start": _OWN_START[1], "token": os.urandom(8).hex(), "since": time.time()}
 
 
 class Claim:
@@ -102,7 +100,8 @@ class Claim:
     @staticmethod
     def alive(holder: tuple[dict | None, float]) -> bool:
         info, heartbeat = holder
-        if time.time() - heartbeat > stale_after():
+        age = time.time() - heartbeat
+        if age > stale_after() or (info is None and age > WRITE_GRACE):
             return False
         if info and info.get("host") == HOST:
             return pid_alive(info["pid"], info.get("start"))
@@ -119,40 +118,19 @@ class Claim:
             info = owner_info()
             if self.data is not None:
                 info["data"] = self.data
-            if self._create(json.dumps(info).encode(), info["token"]):
+            if self._create(json.dumps(info).encode()):
                 self.token = info["token"]
                 return True
             if not self.break_if_stale():
                 return False
         return False
 
-    def _create(self, raw: bytes, token: str) -> bool:
-        """Create the claim file holding `raw` in one step; False if it exists."""
-        directory, name = os.path.split(self.path)
-        tmp = os.path.join(directory, f".{name}.{os.getpid()}.{token}.tmp")
-        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        try:
-            try:
-                os.write(fd, raw)
-            finally:
-                os.close(fd)
-            os.link(tmp, self.path)
-            return True
-        except FileExistsError:
-            return False
-        except FileNotFoundError:  # our temporary file was cleaned away meanwhile: try again
-            return False
-        except OSError as e:
-            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
-                raise
-            return self._create_exclusive(raw)  # a filesystem without hard links
-        finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+    def _create(self, raw: bytes) -> bool:
+        """Create the claim file (O_EXCL: atomic on local disks and NFSv3+); False if it exists.
 
-    def _create_exclusive(self, raw: bytes) -> bool:
+        A crash between creating and writing leaves an empty file: `alive()` treats one
+        older than `WRITE_GRACE` seconds as abandoned.
+        """
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:

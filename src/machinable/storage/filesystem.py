@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from machinable import ids
 from machinable.identity import Request
 from machinable.errors import ExperimentNotFound, StorageError
 from machinable.storage import Storage
@@ -111,6 +112,9 @@ class Filesystem(Storage):
         """
         self._check_writable()
         index = self.index
+        while index.directory(metadata["experiment_id"]) is not None or os.path.exists(self.directory_of(metadata)):
+            # 62^6 ids make a clash rare, but likely enough among 100k experiments to handle
+            metadata["experiment_id"] = ids.experiment_id()
         lock = Claim(
             os.path.join(self.root, ".locks", metadata["identity"] + ".lock"),
             data={"directory": os.path.join(metadata["group"], metadata["experiment_id"])},
@@ -129,7 +133,10 @@ class Filesystem(Storage):
     def _create(self, index: Index, metadata: dict, keys: list[str]) -> dict:
         """The directory, then experiment.json, then the index row; all undone if a step fails."""
         group_directory = os.path.join(self.root, metadata["group"])
-        self._ensure_directory(group_directory)
+        known = self.__dict__.setdefault("_groups", set())
+        if group_directory not in known:
+            self._ensure_directory(group_directory)
+            known.add(group_directory)
         directory = self.directory_of(metadata)
         try:
             os.mkdir(directory)
