@@ -161,9 +161,9 @@ def test_an_id_that_is_taken_is_replaced_at_commit(project, monkeypatch):
     first = get("estimate_gravity", {"time_dilation": 1}).commit()
     clash = get("estimate_gravity", {"time_dilation": 2}).group_as("elsewhere")
     clash.experiment_id = first.experiment_id  # as if the random id had come up twice
-    monkeypatch.setattr(ids, "experiment_id", lambda: "Fresh1")
-    clash.commit()
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(ids, "experiment_id", lambda: "Fresh1")
+        clash.commit()
     assert clash.experiment_id == "Fresh1"
     assert get("estimate_gravity", {"time_dilation": 1}).experiment_id == first.experiment_id
     assert get("estimate_gravity", {"time_dilation": 2}).local_directory().endswith("elsewhere/Fresh1")
