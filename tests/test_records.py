@@ -26,8 +26,9 @@ def test_record_rows_and_collection_helpers(project):
     assert experiment.records("missing") == []
     table = rows.as_table()
     assert "iteration" in table and "accuracy" in table and "0.1" in table
+    record.close()  # cuts the file to its rows (while open, reserved space reads as NUL bytes)
     lines = open(experiment.local_directory("records", "default.jsonl")).read().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 3 and lines[0].startswith('{"iteration":0,')
 
 
 def test_records_as_dataframe(project):
@@ -64,3 +65,30 @@ def test_record_scope_names_cannot_escape(project):
     with pytest.raises(UnsafePath):
         experiment.record("../../escape")
     assert not os.path.exists(os.path.join(project.storage, "escape.jsonl"))
+
+
+def test_reserved_space_of_a_killed_writer_is_skipped_and_overwritten(project):
+    experiment = get("estimate_gravity").commit()
+    experiment.record().save(step=0)
+    experiment.record().close()
+    path = experiment.local_directory("records", "default.jsonl")
+    with open(path, "ab") as f:  # what a killed writer leaves: a row cut short, then reserved space
+        f.write(b'{"step": 1, "lo' + b"\0" * 5000)
+    assert experiment.records().pluck("step") == [0]
+    fresh = type(experiment).find_by_id(experiment.experiment_id)  # e.g. the resumed run
+    fresh.record().save(step=2)
+    fresh.record().close()
+    assert fresh.records().pluck("step") == [0, 2]
+    assert b"\0" not in open(path, "rb").read()
+
+
+def test_rows_larger_than_the_reserved_chunk(project, monkeypatch):
+    from machinable.records import Record
+
+    monkeypatch.setattr(Record, "CHUNK", 4096)
+    experiment = get("estimate_gravity").commit()
+    record = experiment.record()
+    for i in range(50):
+        record.save(step=i, text="x" * (i * 300))
+    record.close()
+    assert [len(r["text"]) for r in experiment.records()] == [i * 300 for i in range(50)]

@@ -555,16 +555,23 @@ def test_injected_disk_full_while_writing_keeps_the_old_file(stored, monkeypatch
     assert experiment.load_data("result.json") == {"version": 1}
 
 
-def test_injected_short_write_of_a_record_is_reported_and_cut_off(stored, monkeypatch):
+def test_injected_disk_full_while_reserving_record_space_is_reported(stored, monkeypatch):
     from machinable import records
 
     experiment = stored.finished
     record = experiment.record("scope")
     record.save(step=0)
-    real_write = os.write
-    monkeypatch.setattr(records.os, "write", lambda fd, data: real_write(fd, data[: len(data) // 2]))
-    with pytest.raises(StorageError, match="only part of the row was written"):
-        record.save(step=1)
+    monkeypatch.setattr(records.Record, "CHUNK", 4096)
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(records.os, "posix_fallocate", full)
+    with pytest.raises(StorageError, match="No space left on device while reserving space; the row was not saved"):
+        for step in range(1, 10_000):  # until the reserved window is used up
+            record.save(step=step, pad="x" * 100)
+    failed_at = step
     monkeypatch.undo()
-    record.save(step=2)
-    assert experiment.records("scope").pluck("step") == [0, 2]
+    record.save(step=-1)
+    record.close()
+    assert experiment.records("scope").pluck("step") == list(range(failed_at)) + [-1]
