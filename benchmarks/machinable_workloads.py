@@ -47,7 +47,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy_at, emit, fresh_dir, fs_probe, loss_at, maxrss_mb, median, params_for,  # noqa: E402
+from _common import (accuracy_at, emit, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for,  # noqa: E402
                      perf, progress, r, summarize)
 
 TOOL = "machinable"
@@ -116,7 +116,7 @@ def w_run_overhead(args) -> dict:
     times = []
     with open_storage(store):
         t = perf()
-        first = one(-1)
+        first = one(10**6)
         first_s = perf() - t
         t_all = perf()
         for i in range(args.n):
@@ -170,6 +170,7 @@ def w_logging(args) -> dict:
             loop = perf() - t
         rec.close()
         total = perf() - t
+        rss_logging = maxrss_mb()  # before the verification below reads the rows back
         path = e.local_directory("records", "default.jsonl")
         with open(path, "rb") as f:
             lines = f.read().splitlines()
@@ -190,7 +191,8 @@ def w_logging(args) -> dict:
         "total_s": r(total),
         "read_back_s": r(read_s),
         "file_mb": r(os.path.getsize(path) / 1e6, 2),
-        "peak_rss_mb": maxrss_mb(),
+        "peak_rss_mb": rss_logging,
+        "peak_rss_after_read_back_mb": maxrss_mb(),
     }
 
 
@@ -272,18 +274,31 @@ def w_populate(args) -> None:
     os.chdir(args.project)
     from machinable import Experiment
 
+    from machinable.errors import StorageError
+
     t = perf()
     last = []
+    collisions = []
     with open_storage(args.store):
         for i in range(args.start, args.stop):
             t1 = perf()
-            Experiment.make(MODULE, params_for(i)).commit()
+            for attempt in range(5):
+                try:
+                    Experiment.make(MODULE, params_for(i)).commit()
+                    break
+                except StorageError as e:
+                    # 6-character ids collide within one group directory (birthday bound: ~9 %
+                    # chance over 100k experiments); commit() raises instead of drawing a new id
+                    if "already exists" not in str(e) or attempt == 4:
+                        raise
+                    collisions.append(str(e).split(";")[0])
             if args.stop - i <= 1000:
                 last.append(perf() - t1)
     total = perf() - t
     n = args.stop - args.start
     emit(TOOL, "populate", args, {
-        "created": n, "create_s": r(total, 2),
+        "created": n, "create_s": r(total, 2), "id_collisions": len(collisions),
+        "id_collision_examples": collisions[:3],
         "create_ms_per_experiment": r(total / max(n, 1) * 1e3),
         "create_ms_per_experiment_last1000": r(sum(last) / max(len(last), 1) * 1e3),
         "method": "public API: Experiment.make(module, config).commit()",
