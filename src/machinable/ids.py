@@ -21,18 +21,18 @@ ANIMALS = (
 ).split()
 
 
-def _choice(options):
-    """A uniformly random element, from the OS's random source (like `secrets.choice`, without its imports)."""
-    limit = 65536 - 65536 % len(options)
-    while True:
-        value = int.from_bytes(os.urandom(2), "little")
-        if value < limit:
-            return options[value % len(options)]
+def _choices(options, k: int) -> list:
+    """`k` uniformly random elements, from the OS's random source (like `secrets.choice`)."""
+    limit = 256 - 256 % len(options)  # bytes at or above this would favour some options
+    chosen: list = []
+    while len(chosen) < k:
+        chosen.extend(options[b % len(options)] for b in os.urandom(2 * k) if b < limit)
+    return chosen[:k]
 
 
 def experiment_id() -> str:
     """Six characters from [0-9A-Za-z], e.g. 'GDCN4d'."""
-    return "".join(_choice(ALPHABET) for _ in range(6))
+    return "".join(_choices(ALPHABET, 6))
 
 
 def seed() -> int:
@@ -42,4 +42,4 @@ def seed() -> int:
 
 def nickname() -> str:
     """A readable random name such as 'chocolate_mosquito'."""
-    return f"{_choice(ADJECTIVES)}_{_choice(ANIMALS)}"
+    return f"{_choices(ADJECTIVES, 1)[0]}_{_choices(ANIMALS, 1)[0]}"

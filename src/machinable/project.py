@@ -102,4 +102,4 @@ class Project:
 
 
 def _same_file(a, b) -> bool:
-    return bool(a) and os.path.realpath(a) == os.path.realpath(b)
+    return bool(a) and (a == b or os.path.realpath(a) == os.path.realpath(b))
