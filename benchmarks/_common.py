@@ -87,6 +87,16 @@ def progress(*parts) -> None:
     print("  ..", *parts, file=sys.stderr, flush=True)
 
 
+def run_workload(tool: str, args, workloads: dict) -> None:
+    """Fill in the default sizes, run the chosen workload and print its JSON line."""
+    os.makedirs(args.base, exist_ok=True)
+    if args.n is None:
+        args.n = [500] if args.workload == "run_overhead" else [1000, 10_000, 100_000]
+    if args.workload == "run_overhead":
+        args.n = args.n[0]
+    emit(tool, args.workload, args, workloads[args.workload](args))
+
+
 def emit(tool: str, workload: str, args, results: dict, **extra) -> None:
     out = {
         "tool": tool,

@@ -48,7 +48,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import (accuracy_at, emit, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for,  # noqa: E402
-                     perf, progress, r, summarize)
+                     perf, progress, r, run_workload, summarize)
 
 TOOL = "machinable"
 MODULE = "bench_run"
@@ -494,12 +494,7 @@ def main():
         return w_lookup_only(args)
     if args.workload == "durability-child":
         return w_durability_child(args)
-    if args.n is None:
-        args.n = [500] if args.workload == "run_overhead" else [1000, 10_000, 100_000]
-    if args.workload == "run_overhead":
-        args.n = args.n[0]
-    results = WORKLOADS[args.workload](args)
-    emit(TOOL, args.workload, args, results)
+    run_workload(TOOL, args, WORKLOADS)
 
 
 if __name__ == "__main__":

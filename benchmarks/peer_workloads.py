@@ -50,8 +50,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy_at, emit, fresh_dir, fs_probe, loss_at, maxrss_mb, median, params_for,  # noqa: E402
-                     perf, progress, r, summarize)
+from _common import (accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, median, params_for,  # noqa: E402
+                     perf, progress, r, run_workload, summarize)
 
 
 def quiet():
@@ -526,12 +526,7 @@ def main():
     ap.add_argument("--mlflow-file-max-n", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
-    os.makedirs(args.base, exist_ok=True)
-    if args.n is None:
-        args.n = [500] if args.workload == "run_overhead" else [1000, 10_000, 100_000]
-    if args.workload == "run_overhead":
-        args.n = args.n[0]
-    emit(args.tool, args.workload, args, WORKLOADS[args.workload](args))
+    run_workload(args.tool, args, WORKLOADS)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy_at, emit, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for, perf,  # noqa: E402
-                     progress, r, summarize)
+from _common import (accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for, perf,  # noqa: E402
+                     progress, r, run_workload, summarize)
 
 TOOL = "raw"
 
@@ -266,12 +266,7 @@ def main():
     ap.add_argument("--scan-budget-s", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=10)
     args = ap.parse_args()
-    os.makedirs(args.base, exist_ok=True)
-    if args.n is None:
-        args.n = [500] if args.workload == "run_overhead" else [1000, 10_000, 100_000]
-    if args.workload == "run_overhead":
-        args.n = args.n[0]
-    emit(TOOL, args.workload, args, WORKLOADS[args.workload](args))
+    run_workload(TOOL, args, WORKLOADS)
 
 
 if __name__ == "__main__":

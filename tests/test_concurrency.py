@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from machinable import get
 from machinable.storage.claim import Claim

@@ -10,7 +10,7 @@ import pytest
 
 from machinable import Project, Storage, get
 from machinable.errors import (
-    CorruptMetadata, ElementNotFound, IndexCorrupt, ModuleNotFound, StateError, StorageError, UnsafePath, UnsupportedFormat,
+    CorruptMetadata, ElementNotFound, ModuleNotFound, StateError, StorageError, UnsafePath, UnsupportedFormat,
 )
 from machinable.storage import files
 
