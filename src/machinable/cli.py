@@ -18,6 +18,7 @@ import re
 
 import click
 
+from machinable import tables
 from machinable.errors import ExecutionFailed, ExperimentNotFound, MachinableError
 from machinable.query import STATUSES
 
@@ -178,59 +179,6 @@ def _echo_experiment(experiment) -> None:
     _echo_config(experiment.config.to_dict())
 
 
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False)
-
-
-def _columns(rows: list[dict]) -> list:
-    columns: list = []
-    for row in rows:
-        columns.extend(key for key in row if key not in columns)
-    return columns
-
-
-def _fit(rows: list[dict], width: int, fixed=("id", "module", "status", "created")) -> list[dict]:
-    """The rows as they are if one column per key fits `width`, else with the other keys in one `config` column."""
-    columns = _columns(rows)
-    natural = 1 + sum(
-        3 + max([len(str(column))] + [len(_cell(row.get(column, ""))) for row in rows]) for column in columns
-    )
-    if natural <= width:
-        return rows
-    fitted = []
-    for row in rows:
-        kept = {key: value for key, value in row.items() if key in fixed}
-        kept["config"] = "  ".join(f"{key}={_format_value(value)}" for key, value in row.items() if key not in fixed)
-        fitted.append(kept)
-    return fitted
-
-
-def _table(rows: list[dict], no_wrap=("id", "module", "status", "created", "time")):
-    from rich.table import Table
-
-    columns = _columns(rows)
-    table = Table()
-    for column in columns:
-        table.add_column(str(column), no_wrap=column in no_wrap, overflow="fold")
-    for row in rows:
-        table.add_row(*(_cell(row.get(column, "")) for column in columns))
-    return table
-
-
-def _cell(value) -> str:
-    from rich.markup import escape
-
-    if isinstance(value, float):
-        text = f"{value:.6g}"
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = _format_value(value)
-    return escape(text)
-
-
 def _storage_root(storage) -> str | None:
     """The directory of a filesystem storage (None for other storages)."""
     root = getattr(storage, "root", None)
@@ -377,9 +325,9 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
     title = f"{total} experiment{'s' if total != 1 else ''}"
     if len(found) < total:
         title += f" (newest {len(found)} shown)"
-    console = _console()
+    console = tables.console()
     click.echo(title)
-    console.print(_table(_fit([experiment.as_row() for experiment in found], console.width)))
+    console.print(tables.table(tables.fit([experiment.as_row() for experiment in found], console.width)))
 
 
 @cli.command("show", context_settings={"help_option_names": ["-h", "--help"]})
@@ -429,8 +377,8 @@ def show_command(experiment_id: str, n_records: int, n_lines: int) -> None:
             rows.append(row)
         click.echo("")
         click.echo(f"records (default): last {len(shown)} of {len(records)}")
-        console = _console()
-        console.print(_table(_fit(rows, console.width, fixed=("time",))))
+        console = tables.console()
+        console.print(tables.table(tables.fit(rows, console.width, fixed=("time",))))
 
     output = experiment.output() if n_lines else None
     if output:

@@ -31,22 +31,9 @@ class Collection(list):
 
     def as_table(self, title: str | None = None) -> str:
         """A text table of the rows, fitted to the terminal width."""
-        from rich.console import Console
-        from rich.table import Table
+        from machinable import tables
 
-        rows = self.rows()
-        columns: list = []
-        for row in rows:
-            columns.extend(key for key in row if key not in columns)
-        table = Table(title=title)
-        for column in columns:
-            table.add_column(str(column))
-        for row in rows:
-            table.add_row(*(_cell(row.get(column, "")) for column in columns))
-        console = Console(record=True)
-        with console.capture() as capture:
-            console.print(table)
-        return capture.get()
+        return tables.render(self.rows(), title)
 
 
 def _lookup(item, key: str):
@@ -54,9 +41,3 @@ def _lookup(item, key: str):
     for part in key.split("."):
         value = value[part] if isinstance(value, Mapping) else getattr(value, part)
     return value
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
