@@ -205,16 +205,20 @@ class _Heartbeats:
     """One daemon thread per process touches every claim the process holds."""
 
     def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the parent's claims and thread; a forked child starts afresh (and unlocked)."""
         self.claims: set = set()
         self.lock = threading.Lock()
-        self.pid = None
+        self.thread = None
 
     def add(self, claim: Claim) -> None:
         with self.lock:
             self.claims.add(claim)
-            if self.pid != os.getpid():  # first use, or a forked child without the thread
-                self.pid = os.getpid()
-                threading.Thread(target=self._run, name="machinable-heartbeat", daemon=True).start()
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="machinable-heartbeat", daemon=True)
+                self.thread.start()
 
     def discard(self, claim: Claim) -> None:
         with self.lock:
@@ -234,6 +238,8 @@ class _Heartbeats:
 
 
 _heartbeats = _Heartbeats()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_heartbeats.reset)
 
 
 class Heartbeat:
