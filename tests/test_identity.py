@@ -1,5 +1,6 @@
 """SPEC §3: identity, retrieval by config, new instances, evolution of Config classes."""
 
+import os
 import sys
 
 from machinable import Experiment, get
@@ -167,3 +168,13 @@ def test_an_id_that_is_taken_is_replaced_at_commit(project, monkeypatch):
     assert clash.experiment_id == "Fresh1"
     assert get("estimate_gravity", {"time_dilation": 1}).experiment_id == first.experiment_id
     assert get("estimate_gravity", {"time_dilation": 2}).local_directory().endswith("elsewhere/Fresh1")
+
+
+def test_get_with_an_uncommitted_ancestor_writes_nothing(project):
+    write_train(project)
+    parent = get("estimate_gravity", {"time_dilation": 6})
+    child = get("train", derived_from=parent)
+    assert not parent.is_committed() and not child.is_committed()
+    assert not os.path.exists(project.storage)
+    child.commit()
+    assert parent.is_committed() and child.ancestor.experiment_id == parent.experiment_id

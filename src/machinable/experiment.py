@@ -95,8 +95,6 @@ class Experiment(Element):
 
     def _relations(self) -> dict:
         ancestor = self._derived_from
-        if ancestor is not None and not ancestor.is_committed():
-            ancestor.commit()
         return {
             "ancestor": ancestor.experiment_id if ancestor is not None else None,
             "uses": [_use_entry(element) for element in self._uses],
@@ -150,6 +148,8 @@ class Experiment(Element):
         """Create the experiment's directory and files (once). `launch()` calls this."""
         if self.is_committed():
             return self
+        if self._derived_from is not None:
+            self._derived_from.commit()  # first: committing may give it a stored experiment's id
         request = self._request()
         identity = request.identity
         keys = keys_of(request.config)
