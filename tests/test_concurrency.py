@@ -98,15 +98,15 @@ def test_sigkill_mid_run_reads_as_died_and_resumes_with_records_kept(project):
     try:
         wait_for(lambda: get("counting", {"rows": 100000}).is_committed())
         experiment = get("counting", {"rows": 100000})
-        records = experiment.local_directory("records", "default.jsonl")
-        wait_for(lambda: os.path.exists(records) and os.path.getsize(records) > 40_000)
+        # count saved rows, not bytes: the records file is preallocated ahead of its rows
+        wait_for(lambda: len(experiment.records()) > 1000)
         assert experiment.is_active() and experiment.status == "running"
         child.send_signal(signal.SIGKILL)
         child.wait()
     finally:
         child.kill()
     saved = experiment.records()
-    assert len(saved) > 500
+    assert len(saved) > 1000
     assert saved.pluck("step") == list(range(len(saved)))
     assert experiment.status == "died"
     assert not experiment.is_active() and not experiment.is_finished() and not experiment.is_failed()
