@@ -82,6 +82,6 @@ def code_version(directory: str) -> dict:
 
 
 @functools.lru_cache(maxsize=None)
-def encoded(directory: str) -> str:
-    """`"code": ..., "packages": ...` as a JSON object fragment, computed once per process."""
-    return f' "code": {json.dumps(code_version(directory))},\n "packages": {json.dumps(packages())}'
+def encoded(directory: str) -> tuple[str, str]:
+    """The `"code": ...` and `"packages": ...` JSON object members, computed once per process."""
+    return f' "code": {json.dumps(code_version(directory))}', f' "packages": {json.dumps(packages())}'

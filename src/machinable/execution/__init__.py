@@ -18,7 +18,7 @@ from machinable.config import deep_merge
 from machinable.element import Element
 from machinable.errors import ModuleNotFound
 from machinable.project import Project
-from machinable.storage.files import write_atomic
+from machinable.storage.files import readable_json, write_atomic
 
 
 class Execution(Element):
@@ -128,9 +128,9 @@ class Execution(Element):
         }
         directory = experiment.local_directory("executions", create=True)
         name = f"{started_at:.6f}-{self.nickname}.json"
-        text = json.dumps(record, indent=1, default=str)
         # the environment part is large and the same for every run of this process: encoded once
-        write_atomic(os.path.join(directory, name), f"{text[:-2]},\n{environment.encoded(experiment._project)}\n}}".encode())
+        text = readable_json(record, *environment.encoded(experiment._project))
+        write_atomic(os.path.join(directory, name), text.encode())
         return name
 
     @classmethod
