@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
 import sys
 import time
 import traceback
@@ -427,12 +428,15 @@ class Experiment(Element):
             local.add(self)
         return self
 
-    def __call__(self) -> None:
+    def __call__(self, execution=None) -> None:
         """Execute in this process (executions call this, possibly in another process).
 
         Exactly once: the experiment's claim file is taken first; while another live
         process holds it we wait, and afterwards find the experiment finished.
+        `execution` is recorded as running it (default: the one it was queued in, else local).
         """
+        if execution is not None:
+            self._execution = execution
         self.commit()
         claim = self._claim()
         claim.acquire(on_wait=self._report_waiting)
@@ -444,6 +448,32 @@ class Experiment(Element):
             claim.release()
             for record in self._records.values():
                 record.close()
+
+    def to_dispatch_code(self, inline: bool = False) -> str:
+        """Python code that executes this committed experiment in a fresh interpreter.
+
+        The code reopens the same project and storage (absolute paths), finds the
+        experiment by id and calls it with the execution it was queued in. With
+        `inline=True`, a shell command running that code with this Python.
+        """
+        if not self.is_committed():
+            raise StateError(
+                f"{self} is not committed, so another interpreter could not find it; "
+                "commit() it first (launch() inside an execution context commits it)."
+            )
+        storage = self.storage
+        call = "experiment()"
+        if self._execution is not None:
+            call = f"experiment(Execution.from_record({self._execution.portable_record()!r}))"
+        code = (
+            "from machinable import Execution, Experiment, Project, get\n\n"
+            f"with Project({self._project!r}), get({storage.module!r}, {storage.portable_config()!r}):\n"
+            f"    experiment = Experiment.find_by_id({self.experiment_id!r})\n"
+            f"    {call}\n"
+        )
+        if inline:
+            return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+        return code
 
     def _report_waiting(self, holder: dict | None) -> None:
         where = f"process {holder['pid']} on {holder['host']}" if holder else "another process"

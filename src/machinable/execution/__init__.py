@@ -22,6 +22,10 @@ from machinable.storage.files import readable_json, write_atomic
 
 
 class Execution(Element):
+    #: True for executions whose on_dispatch() returns once the experiments are submitted
+    #: (a batch queue), before they start; the never-started warning does not apply.
+    asynchronous = False
+
     def __init__(self, version=None, *, resources: dict | None = None):
         super().__init__(version)
         self.timestamp = int(time.time())
@@ -67,7 +71,8 @@ class Execution(Element):
             for experiment in experiments:
                 experiment.on_after_dispatch()
             self.on_after_dispatch()
-        self._warn_never_started(experiments)
+        if not self.asynchronous:
+            self._warn_never_started(experiments)
         return self
 
     def _warn_never_started(self, experiments) -> None:
@@ -132,6 +137,17 @@ class Execution(Element):
         text = readable_json(record, *environment.encoded(experiment._project))
         write_atomic(os.path.join(directory, name), text.encode())
         return name
+
+    def portable_record(self) -> dict:
+        """What `from_record()` needs to rebuild this execution in another process."""
+        return {
+            "module": self.module,
+            "version": self.version(),
+            "config": self.config.to_dict(),
+            "resources": self._resources,
+            "nickname": self.nickname,
+            "timestamp": self.timestamp,
+        }
 
     @classmethod
     def from_record(cls, record: dict) -> "Execution":

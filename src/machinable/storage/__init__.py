@@ -33,6 +33,10 @@ class Storage(Element, abc.ABC):
 
         return Filesystem.default(os.path.abspath("storage"))
 
+    def portable_config(self) -> dict:
+        """The config that opens this storage from another process or machine."""
+        return self.config.to_dict()
+
     @abc.abstractmethod
     def commit(self, metadata: dict, keys: list[str], request: Request | None, seed: int | None = None) -> dict:
         """Store a new experiment; with a `request`, return an existing match instead.

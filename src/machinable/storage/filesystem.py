@@ -38,6 +38,9 @@ class Filesystem(Storage):
     def root(self) -> str:
         return os.path.abspath(self.config.directory)
 
+    def portable_config(self) -> dict:
+        return {**self.config.to_dict(), "directory": self.root}
+
     @property
     def index(self) -> Index:
         """The lookup index, opened once per process.
