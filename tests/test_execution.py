@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from machinable import Execution, get
+from machinable.errors import ExecutionFailed
 
 RECORDING = '''
 from machinable import Execution
@@ -121,3 +122,31 @@ def test_execution_is_an_element_with_config(project):
     assert execution.config.processes == 3
     assert execution.nickname.count("_") == 1
     assert isinstance(execution.timestamp, int)
+
+
+FAILS_FOR_ONE = '''
+from dataclasses import dataclass
+
+from machinable import Experiment
+
+
+class FailsForOne(Experiment):
+    @dataclass
+    class Config:
+        n: int = 0
+
+    def on_execute(self):
+        if self.config.n == 1:
+            raise ValueError("n=1 fails")
+'''
+
+
+def test_multiprocess_failure_does_not_stop_the_others(project):
+    project.write("fails_for_one.py", FAILS_FOR_ONE)
+    experiments = [get("fails_for_one", {"n": n}) for n in (0, 1, 2, 3)]
+    with pytest.raises(ExecutionFailed, match=experiments[1].experiment_id) as raised:
+        with get("machinable.execution.multiprocess", {"processes": 2}):
+            for experiment in experiments:
+                experiment.launch()
+    assert "n=1 fails" in str(raised.value)
+    assert [e.status for e in experiments] == ["finished", "failed", "finished", "finished"]

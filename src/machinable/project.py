@@ -10,6 +10,15 @@ import sys
 from machinable import context
 from machinable.errors import ElementNotFound, ModuleNotFound
 
+BUILTINS = (
+    "machinable.execution.local",
+    "machinable.execution.multiprocess",
+    "machinable.execution.subprocess",
+    "machinable.execution.dask",
+    "machinable.execution.slurm",
+    "machinable.storage.filesystem",
+)
+
 
 class Project:
     """A directory whose modules define elements; `with Project(dir):` switches to it."""
@@ -49,9 +58,7 @@ class Project:
                 return importlib.import_module(name)
             except ModuleNotFoundError:
                 raise ModuleNotFound(
-                    f"machinable has no built-in module '{name}' "
-                    "(built-ins: machinable.execution.local, machinable.execution.multiprocess, "
-                    "machinable.storage.filesystem)."
+                    f"machinable has no built-in module '{name}' (built-ins: {', '.join(BUILTINS)})."
                 ) from None
         path = self.module_path(name)
         if path is None:
@@ -103,3 +110,4 @@ class Project:
 
 def _same_file(a, b) -> bool:
     return bool(a) and (a == b or os.path.realpath(a) == os.path.realpath(b))
+

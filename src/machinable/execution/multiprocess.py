@@ -4,10 +4,16 @@ from dataclasses import dataclass
 from multiprocessing import Pool
 
 from machinable.execution import Execution
+from machinable.progress import track
 
 
-def run_experiment(experiment) -> None:
-    experiment()
+def run_experiment(experiment) -> BaseException | None:
+    """Run it in a worker; its exception is returned, so the other experiments keep running."""
+    try:
+        experiment()
+    except Exception as error:
+        return error
+    return None
 
 
 class Multiprocess(Execution):
@@ -16,5 +22,9 @@ class Multiprocess(Execution):
         processes: int = 1
 
     def on_dispatch(self):
+        experiments = self.experiments
         with Pool(self.config.processes, maxtasksperchild=1) as pool:
-            pool.map(run_experiment, self.experiments, chunksize=1)
+            outcomes = pool.imap_unordered(run_experiment, experiments, chunksize=1)
+            errors = [e for e in track(outcomes, len(experiments), f"{self.nickname}: experiments done") if e]
+        if errors:
+            raise errors[0]

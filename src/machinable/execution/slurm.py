@@ -1,0 +1,150 @@
+"""Submit each experiment as a Slurm batch job: `get("machinable.execution.slurm", {"partition": "debug"})`.
+
+`launch()` in its context returns once `sbatch` accepted the jobs; they run later,
+each calling `experiment()` against the same storage, so `experiment.status` and
+`is_finished()` work as for any execution. Resources become `#SBATCH` options::
+
+    with get("machinable.execution.slurm", resources={"cpus-per-task": 2, "mem": "1G", "time": "1:00:00"}):
+        experiment.launch()
+
+`{"cpus-per-task": 2}` gives `--cpus-per-task=2`, a key with leading dashes is used
+as is (`{"-c": 2}` gives `-c 2`), `True` gives a bare flag and `None`/`False` omit
+the option. Each submission's script is kept in the experiment's directory
+(`slurm-<nickname>.sh`, resubmit it with `sbatch`), Slurm's own output of the job
+goes to `slurm-<job id>.out` beside it, and `slurm.json` lists the submissions
+(job id, script, time, execution nickname). Poll a job with `job_status(experiment)`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+
+from machinable.errors import MachinableError
+from machinable.execution import Execution
+from machinable.storage.files import read_json, write_atomic
+
+SUBMISSIONS = "slurm.json"
+
+
+class SlurmError(MachinableError, RuntimeError):
+    """sbatch or scontrol failed, or is missing."""
+
+
+class Slurm(Execution):
+    asynchronous = True
+
+    @dataclass
+    class Config:
+        partition: str | None = None
+        sbatch: str = "sbatch"
+        scontrol: str = "scontrol"
+
+    def on_dispatch_experiment(self, experiment) -> None:
+        """Submit the experiment's batch script; store the script and the job id in its directory."""
+        options = self.sbatch_options(experiment)
+        lines = ["#!/bin/bash", *(f"#SBATCH {option}" for option in options), experiment.to_dispatch_code(inline=True)]
+        script = "\n".join(lines) + "\n"
+        job_id = self._submit(experiment, script, options)
+        # written once sbatch accepted the job: a refused submission leaves no files behind
+        path = experiment.local_directory(f"slurm-{self.nickname}.sh")
+        write_atomic(path, script.encode())
+        submission = {"job_id": job_id, "script": path, "submitted_at": time.time(), "execution": self.nickname}
+        jobs = [*submissions(experiment), submission]
+        write_atomic(experiment.local_directory(SUBMISSIONS), json.dumps(jobs, indent=1).encode())
+
+    def sbatch_options(self, experiment) -> list[str]:
+        """The job's options: name, output file, directory, partition, then the computed resources.
+
+        sbatch takes the last of repeated options, so resources can override the partition.
+        """
+        resources = {
+            "job-name": f"{experiment.module}-{experiment.experiment_id}",
+            "output": experiment.local_directory("slurm-%j.out"),
+            "chdir": experiment._project,
+            "partition": self.config.partition,
+        }
+        return resource_options(resources) + resource_options(self.compute_resources(experiment))
+
+    def _submit(self, experiment, script: str, options: list[str]) -> str:
+        """Pass the script to `sbatch --parsable` on stdin; returns the job id."""
+        try:
+            result = subprocess.run([self.config.sbatch, "--parsable"], input=script, capture_output=True, text=True)
+        except FileNotFoundError:
+            raise SlurmError(
+                f"Cannot submit {experiment}: the sbatch command {self.config.sbatch!r} was not found. Install "
+                "Slurm's client tools (e.g. apt-get install slurm-client) or set the execution's config "
+                "'sbatch' to the path of sbatch."
+            ) from None
+        if result.returncode != 0:
+            raise SlurmError(
+                f"sbatch refused {experiment} (exit code {result.returncode}): {result.stderr.strip()}\n"
+                f"The job's options were: {' '.join(options)}. Fix the resources (the execution's "
+                "resources= or the experiment's resources()) or the config, then launch again."
+            )
+        return result.stdout.strip().split(";")[0]  # --parsable prints "jobid" or "jobid;cluster"
+
+    def job_status(self, experiment) -> str:
+        """Slurm's JobState of the experiment's latest job, using this execution's `scontrol`."""
+        return job_status(experiment, self.config.scontrol)
+
+
+def resource_options(resources: dict) -> list[str]:
+    """`{"cpus-per-task": 2, "exclusive": True, "-c": 2, "mem": None}` -> `["--cpus-per-task=2", "--exclusive", "-c 2"]`.
+
+    Values are quoted as in a shell, which is also how sbatch reads `#SBATCH` lines.
+    """
+    options = []
+    for key, value in resources.items():
+        if value is None or value is False:
+            continue
+        option = key if key.startswith("-") else f"--{key}"
+        if value is True:
+            options.append(option)
+        elif option.startswith("--"):
+            options.append(f"{option}={shlex.quote(str(value))}")
+        else:
+            options.append(f"{option} {shlex.quote(str(value))}")
+    return options
+
+
+def submissions(experiment) -> list[dict]:
+    """The experiment's Slurm submissions, oldest first: `{"job_id", "script", "submitted_at", "execution"}`."""
+    return read_json(experiment.local_directory(SUBMISSIONS), default=[])
+
+
+def job_status(experiment, scontrol: str = "scontrol") -> str:
+    """Slurm's JobState (PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, ...) of the experiment's latest job.
+
+    Asks `scontrol show job`, since clusters without an accounting database have no
+    `sacct`. slurmctld forgets a job some minutes after it ended (MinJobAge, 300 s by
+    default); then this raises SlurmError and `experiment.status` tells how it ended.
+    """
+    jobs = submissions(experiment)
+    if not jobs:
+        raise SlurmError(f"{experiment} was never submitted to Slurm (no {SUBMISSIONS} in its directory).")
+    job_id = jobs[-1]["job_id"]
+    try:
+        result = subprocess.run([scontrol, "show", "job", job_id, "-o"], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise SlurmError(
+            f"Cannot ask Slurm about job {job_id}: the scontrol command {scontrol!r} was not found. Install "
+            "Slurm's client tools or pass the path of scontrol."
+        ) from None
+    state = re.search(r"\bJobState=(\S+)", result.stdout)
+    if state is not None:
+        return state.group(1)
+    if "Invalid job id" in result.stderr:
+        raise SlurmError(
+            f"Slurm no longer knows job {job_id} of {experiment}: slurmctld forgets jobs a while after they end "
+            f"(MinJobAge). The experiment's status is '{experiment.status}'; Slurm's output of the job is in "
+            f"{experiment.local_directory(f'slurm-{job_id}.out')}."
+        )
+    raise SlurmError(
+        f"Cannot ask Slurm about job {job_id} of {experiment}: `{scontrol} show job {job_id} -o` exited with "
+        f"{result.returncode}: {result.stderr.strip()}. Check that slurmctld is running (`scontrol ping`)."
+    )
