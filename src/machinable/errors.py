@@ -55,3 +55,7 @@ class UntrustedData(MachinableError, PermissionError):
 
 class StateError(MachinableError, RuntimeError):
     """An operation does not fit the experiment's state (e.g. changing a committed experiment)."""
+
+
+class SlurmError(MachinableError, RuntimeError):
+    """sbatch or scontrol failed, or is missing."""

@@ -24,15 +24,11 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from machinable.errors import MachinableError
+from machinable.errors import SlurmError
 from machinable.execution import Execution
 from machinable.storage.files import read_json, write_atomic
 
 SUBMISSIONS = "slurm.json"
-
-
-class SlurmError(MachinableError, RuntimeError):
-    """sbatch or scontrol failed, or is missing."""
 
 
 class Slurm(Execution):
