@@ -1,8 +1,9 @@
-"""The command line: `machinable get|list|show|index` (also `python -m machinable`).
+"""The command line: `machinable get|list|show|ui|index` (also `python -m machinable`).
 
     machinable get estimate_gravity time_dilation=2 --launch
     machinable list estimate_gravity --status finished --where time_dilation=2
     machinable show GDCN4d
+    machinable ui --port 8765
     machinable index rebuild
 
 Global options pick the storage (`--storage DIR`, default `./storage`) and the
@@ -388,6 +389,33 @@ def show_command(experiment_id: str, n_records: int, n_lines: int) -> None:
         click.echo(f"output.log: last {len(tail)} of {len(lines)} lines")
         for line in tail:
             click.echo(f"  {line}")
+
+
+@cli.command("ui", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to serve on; 0 picks a free one.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but a loopback address makes the dashboard readable from other machines.")
+def ui_command(port: int, host: str) -> None:
+    """Serve the read-only dashboard (experiments, records, plots, comparisons) until Ctrl+C."""
+    import errno
+
+    from machinable import ui
+    from machinable.storage import Storage
+    from machinable.ui.server import is_loopback
+
+    storage = Storage.current()
+    try:
+        server = ui.create_server(storage, host, port)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise click.ClickException(f"Port {port} on {host} is in use; pass --port N, or --port 0 for a free one.")
+        raise click.ClickException(f"Cannot serve on {host}:{port}: {error.strerror or error}.")
+    if not is_loopback(host):
+        click.echo(f"Warning: bound to {host}, so anyone who can reach this machine can read the experiments.", err=True)
+    where = _storage_root(storage) or repr(storage)
+    click.echo(f"machinable dashboard: {server.url} (storage {where}; Ctrl+C to stop)")
+    server.run()
 
 
 @cli.group("index", context_settings={"help_option_names": ["-h", "--help"]})

@@ -287,5 +287,9 @@ class Index:
             sql += " WHERE " + " AND ".join(clauses)
         return self._query(sql + " ORDER BY created DESC, id", args)
 
+    def summaries(self) -> list[tuple]:
+        """Every row as (id, module, group, ancestor, config JSON, directory), newest first."""
+        return self._query("SELECT id, module, grp, ancestor, config, directory FROM experiments ORDER BY created DESC, id")
+
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM experiments")[0][0]

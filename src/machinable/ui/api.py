@@ -1,0 +1,321 @@
+"""The dashboard's JSON API: one function per view, and `route()` from URL path to view.
+
+    GET /api/experiments?module=&status=&where=k=v&group=&q=&since=&until=&limit=
+    GET /api/experiments/<id>                     config, timeline, relations, executions, files
+    GET /api/experiments/<id>/output?offset=N     output.log from byte N (follow a running one)
+    GET /api/experiments/<id>/records?scope=S     rows and their numeric columns
+    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled)
+    GET /api/compare?ids=a,b,c                    config diff of several experiments
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+from machinable.config import flatten
+from machinable.errors import CorruptMetadata, ExperimentNotFound, MachinableError, UnsafePath
+from machinable.query import STATUSES
+from machinable.ui import stored
+from machinable.ui.filters import Filters, FilterError
+
+LIST_LIMIT = 500
+MAX_LIST_LIMIT = 10_000
+MAX_RECORD_ROWS = 100_000
+MAX_COMPARED = 20
+
+
+class ApiError(Exception):
+    """An answer other than 200: `status` and a message for the reader."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Response:
+    """What the server sends: a JSON body, raw bytes, or a file streamed from `path`."""
+
+    status: int = 200
+    content_type: str = "application/json"
+    body: bytes = b""
+    path: str | None = None
+    headers: dict = field(default_factory=dict)
+
+
+def json_response(data, status: int = 200) -> Response:
+    return Response(status=status, body=json.dumps(plain(data), allow_nan=False).encode())
+
+
+def error_response(status: int, message: str) -> Response:
+    return json_response({"error": message, "status": status}, status)
+
+
+def plain(value):
+    """JSON-safe: non-finite floats become "NaN"/"Infinity"/"-Infinity", unknown objects their str()."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return str(value)
+
+
+# --- routing ----------------------------------------------------------------------------
+
+
+def route(storage, parts: list[str], query: dict) -> Response:
+    """The response to GET /api/<parts...>?<query> (query as `parse_qs` gives it)."""
+    try:
+        return _dispatch(storage, parts, query)
+    except ApiError as error:
+        return error_response(error.status, error.message)
+    except (FilterError, UnsafePath) as error:
+        return error_response(400, str(error))
+    except ExperimentNotFound as error:
+        return error_response(404, str(error))
+    except MachinableError as error:  # e.g. a corrupt metadata file: the message names it and the fix
+        return error_response(500, f"{type(error).__name__}: {error}")
+
+
+def _dispatch(storage, parts: list[str], query: dict) -> Response:
+    if parts == ["experiments"]:
+        return json_response(list_experiments(storage, query))
+    if parts == ["compare"]:
+        return json_response(compare(storage, query))
+    if len(parts) >= 2 and parts[0] == "experiments":
+        experiment = stored.find_experiment(storage, parts[1])
+        rest = parts[2:]
+        if not rest:
+            return json_response(experiment_detail(storage, experiment))
+        if rest == ["output"]:
+            return json_response(experiment_output(experiment, query))
+        if rest == ["records"]:
+            return json_response(experiment_records(experiment, query))
+        if rest[0] == "data":
+            return data_file(experiment, rest[1:])
+    raise ApiError(404, f"No API endpoint /api/{'/'.join(parts)}; see machinable.ui.api for the endpoints.")
+
+
+def _one(query: dict, name: str, default=None):
+    values = query.get(name) or []
+    return values[-1] if values else default
+
+
+def _integer(query: dict, name: str, default, low: int, high: int | None = None):
+    text = _one(query, name)
+    if text is None or text == "":
+        return default
+    try:
+        number = int(text)
+    except ValueError:
+        raise ApiError(400, f"{name}={text!r} is not a whole number.") from None
+    if number < low or (high is not None and number > high):
+        raise ApiError(400, f"{name}={number} is out of range ({low} to {high if high is not None else 'any'}).")
+    return number
+
+
+# --- views ------------------------------------------------------------------------------
+
+
+def moment(value) -> dict | None:
+    """An arrow datetime as Unix seconds, ISO 8601 and humanized ("2 minutes ago")."""
+    if value is None:
+        return None
+    return {"time": value.timestamp(), "iso": value.isoformat(), "human": value.humanize()}
+
+
+def summary(experiment) -> dict:
+    """One experiment as a row of the list."""
+    metadata = experiment._metadata
+    return {
+        "id": experiment.experiment_id,
+        "module": experiment.module,
+        "status": experiment.status,
+        "group": metadata["group"],
+        "created": moment(experiment.created_at()),
+        "config": flatten(experiment.config.to_dict()),
+        "ancestor": metadata.get("ancestor"),
+    }
+
+
+def list_experiments(storage, query: dict) -> dict:
+    """The stored experiments that pass the filters, newest first, with the choices for each filter."""
+    filters = Filters.from_query(query)
+    limit = _integer(query, "limit", LIST_LIMIT, 1, MAX_LIST_LIMIT)
+    everything = stored.catalog(storage)
+    shown, total, unreadable = [], 0, []
+    for entry in everything:
+        if not filters.matches(entry):
+            continue
+        needed = len(shown) < limit or filters.timed or filters.status is not None
+        try:
+            metadata = stored.metadata(entry) if needed else entry
+        except CorruptMetadata as error:
+            unreadable.append({"id": entry["experiment_id"], "error": str(error)})
+            continue
+        if metadata is None or (filters.timed and not filters.matches_time(metadata["timestamp"])):
+            continue
+        if len(shown) < limit or filters.status is not None:
+            experiment = stored.open_experiment(metadata, storage)
+            if not filters.matches_status(experiment.status):
+                continue
+            if len(shown) < limit:
+                shown.append(summary(experiment))
+        total += 1
+    return {
+        "storage": getattr(storage, "root", repr(storage)),
+        "statuses": list(STATUSES),
+        "modules": sorted({entry["module"] for entry in everything}),
+        "groups": sorted({entry["group"] for entry in everything}, reverse=True),
+        "stored": len(everything),
+        "total": total,
+        "experiments": shown,
+        "unreadable": unreadable,
+    }
+
+
+def relative(storage, experiment_id: str) -> dict:
+    """A linked experiment (ancestor or derived): id, module, status; `missing` if it is gone."""
+    try:
+        experiment = stored.find_experiment(storage, experiment_id)
+    except ExperimentNotFound:
+        return {"id": experiment_id, "missing": True}
+    return {"id": experiment_id, "module": experiment.module, "status": experiment.status}
+
+
+def experiment_detail(storage, experiment) -> dict:
+    """Everything the experiment page shows at once (output and records come separately)."""
+    metadata = experiment._metadata
+    status_file = experiment._status()
+    config = experiment.config.to_dict()
+    timeline = [
+        {"event": event, **moment(at)}
+        for event, at in (
+            ("created", experiment.created_at()),
+            ("started", experiment.started_at()),
+            ("heartbeat", experiment.heartbeat_at()),
+            ("finished", experiment.finished_at()),
+            ("failed", experiment.failed_at()),
+        )
+        if at is not None
+    ]
+    ancestor = metadata.get("ancestor")
+    try:
+        output_size = os.path.getsize(experiment.local_directory("output.log"))
+    except OSError:
+        output_size = 0
+    return {
+        **summary(experiment),
+        "class": metadata.get("class"),
+        "seed": experiment.seed,
+        "timestamp": experiment.timestamp,
+        "directory": experiment.local_directory(),
+        "project": metadata.get("project"),
+        "version": experiment.version(),
+        "config_tree": config,
+        "uses": metadata.get("uses") or [],
+        "timeline": timeline,
+        "error": status_file.get("error"),
+        "ancestor": relative(storage, ancestor) if ancestor else None,
+        "derived": [
+            {"id": m["experiment_id"], "module": m["module"], "status": stored.open_experiment(m, storage).status}
+            for m in stored.derived_metadata(storage, experiment.experiment_id)
+        ],
+        "executions": stored.executions(experiment),
+        "scopes": stored.scopes(experiment),
+        "data": stored.data_files(experiment),
+        "output_size": output_size,
+    }
+
+
+def experiment_output(experiment, query: dict) -> dict:
+    """New output since byte `offset` (or the log's tail), with the status to know when to stop following."""
+    offset = _integer(query, "offset", None, 0)
+    return {**stored.read_output(experiment, offset), "status": experiment.status}
+
+
+def experiment_records(experiment, query: dict) -> dict:
+    """The rows of one scope (the last MAX_RECORD_ROWS), their columns and which are numeric."""
+    scope = stored.check_scope(_one(query, "scope", "default"))
+    rows = experiment.records(scope)
+    total = len(rows)
+    rows = rows[-MAX_RECORD_ROWS:]
+    columns: dict = {}
+    for row in rows:
+        for key in row:
+            columns.setdefault(key, None)
+    numeric = [column for column in columns if _is_numeric(row.get(column) for row in rows)]
+    return {"scope": scope, "columns": list(columns), "numeric": numeric, "rows": rows, "total": total,
+            "first_row": total - len(rows)}
+
+
+def _is_numeric(values) -> bool:
+    seen = False
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        seen = True
+    return seen
+
+
+def data_file(experiment, parts: list[str]) -> Response:
+    """A file of `data/` as stored: .txt/.json as text, others as a download; nothing is decoded."""
+    path = stored.data_path(experiment, parts)
+    name = "/".join(parts)
+    if not os.path.isfile(path):
+        raise ApiError(404, f"Experiment {experiment.experiment_id} has no data file {name!r}.")
+    from urllib.parse import quote
+
+    filename = quote(os.path.basename(path))
+    if os.path.splitext(path)[1].lower() in stored.TEXT_FORMATS:
+        return Response(content_type="text/plain; charset=utf-8", path=path,
+                        headers={"Content-Disposition": f"inline; filename*=UTF-8''{filename}"})
+    return Response(content_type="application/octet-stream", path=path,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+
+
+def compare(storage, query: dict) -> dict:
+    """Several experiments side by side: every config key, which differ, and their record scopes."""
+    ids = []
+    for text in query.get("ids", []):
+        for experiment_id in text.split(","):
+            if experiment_id.strip() and experiment_id.strip() not in ids:
+                ids.append(experiment_id.strip())
+    if not ids:
+        raise ApiError(400, "Name the experiments to compare: /api/compare?ids=ID1,ID2.")
+    if len(ids) > MAX_COMPARED:
+        raise ApiError(400, f"Compare at most {MAX_COMPARED} experiments at once (got {len(ids)}).")
+    experiments = [stored.find_experiment(storage, experiment_id) for experiment_id in ids]
+    configs = [flatten(experiment.config.to_dict()) for experiment in experiments]
+    keys: dict = {}
+    for config in configs:
+        for key in config:
+            keys.setdefault(key, None)
+    rows = []
+    for key in keys:
+        present = [key in config for config in configs]
+        values = [config.get(key) for config in configs]
+        encoded = {json.dumps(plain(v), sort_keys=True) if p else "\0missing" for v, p in zip(values, present)}
+        rows.append({"key": key, "values": values, "present": present, "differs": len(encoded) > 1})
+    scopes: dict = {}
+    for experiment in experiments:
+        for scope in stored.scopes(experiment):
+            scopes.setdefault(scope, None)
+    return {
+        "experiments": [summary(experiment) for experiment in experiments],
+        "config": rows,
+        "differing": [row["key"] for row in rows if row["differs"]],
+        "scopes": sorted(scopes, key=lambda scope: scope != "default"),
+    }

@@ -1,0 +1,124 @@
+// Several experiments side by side: config diff (differing keys highlighted) and overlaid record plots.
+
+import { errorBox, experimentLink, formatValue, getJSON, h, panel, select, statusBadge } from "./dom.js";
+import { linePlot, PALETTE, pointsOf } from "./plot.js";
+import { defaultX, plottedColumns, recordsUrl, xOptions } from "./records.js";
+
+export function comparePage(main, params) {
+  const ids = (params.get("ids") || "").split(",").map((id) => id.trim()).filter(Boolean);
+  let disposed = false;
+
+  async function load() {
+    if (!ids.length) {
+      main.replaceChildren(h("h1", { text: "Compare" }), errorBox("Select two or more experiments in the list to compare them.", "compare-error"));
+      return;
+    }
+    let data;
+    try {
+      data = await getJSON(`/api/compare?ids=${ids.map(encodeURIComponent).join(",")}`);
+    } catch (error) {
+      if (!disposed) main.replaceChildren(h("h1", { text: "Compare" }), errorBox(error.message, error.status === 404 ? "not-found" : "compare-error"));
+      return;
+    }
+    if (disposed) return;
+    const colors = new Map(data.experiments.map((experiment, index) => [experiment.id, PALETTE[index % PALETTE.length]]));
+    const plots = h("div", {});
+    main.replaceChildren(
+      h("h1", { text: `Compare ${data.experiments.length} experiments` }),
+      panel("Experiments", "compare-legend", legend(data.experiments, colors)),
+      panel("Config", "config-diff", configDiff(data)),
+      panel("Records", "compare-records", plots),
+    );
+    if (data.scopes.length) recordPlots(plots, data, colors);
+    else plots.append(h("p", { class: "empty", text: "None of them saved records." }));
+  }
+
+  load();
+  return { dispose() { disposed = true; } };
+}
+
+function legend(experiments, colors) {
+  return h("ul", { class: "legend" }, experiments.map((experiment) => {
+    const swatch = h("span", { class: "swatch" });
+    swatch.style.background = colors.get(experiment.id);
+    return h("li", { dataset: { id: experiment.id } }, swatch, experimentLink(experiment.id), " ", h("span", { class: "muted", text: experiment.module }), " ", statusBadge(experiment.status));
+  }));
+}
+
+function configDiff(data) {
+  const differing = data.differing.length;
+  const only = h("input", { type: "checkbox", id: "only-differing" });
+  const body = h("tbody", {}, data.config.map((row) =>
+    h(
+      "tr",
+      { class: row.differs ? "differs" : "same", dataset: { key: row.key } },
+      h("td", { class: "mono", text: row.key }),
+      row.values.map((value, index) => row.present[index]
+        ? h("td", { class: "mono", text: formatValue(value) })
+        : h("td", { class: "missing", text: "—", title: "not in this experiment's config" })),
+    ),
+  ));
+  only.addEventListener("change", () => {
+    for (const tr of body.querySelectorAll("tr.same")) tr.hidden = only.checked;
+  });
+  return h(
+    "div",
+    {},
+    h("div", { class: "toolbar" },
+      h("span", { id: "diff-summary", text: differing ? `${differing} of ${data.config.length} config keys differ: ${data.differing.join(", ")}` : "The configs are identical." }),
+      h("label", {}, only, " only differing keys")),
+    h("div", { class: "scroll" }, h("table", { id: "diff-table" },
+      h("thead", {}, h("tr", {}, h("th", { text: "key" }), data.experiments.map((experiment) => h("th", { class: "mono", text: experiment.id })))),
+      body)),
+  );
+}
+
+function recordPlots(container, data, colors) {
+  let scope = data.scopes[0];
+  let xColumn = null;
+  let sequence = 0;
+  const controls = h("div", { class: "toolbar" });
+  const plots = h("div", { class: "plots", id: "compare-plots" });
+  container.append(controls, plots);
+
+  async function draw() {
+    const mine = ++sequence;
+    const loaded = await Promise.all(data.experiments.map(async (experiment) => {
+      try {
+        return { experiment, records: await getJSON(recordsUrl(experiment.id, scope)) };
+      } catch (error) {
+        return { experiment, records: { rows: [], numeric: [], first_row: 0 } };
+      }
+    }));
+    if (mine !== sequence) return;
+    const numeric = [...new Set(loaded.flatMap((one) => one.records.numeric))];
+    if (xColumn === null || (xColumn !== "" && !numeric.includes(xColumn))) xColumn = defaultX(numeric);
+    controls.replaceChildren(
+      h("label", {}, "Scope ", select("compare-scope", data.scopes.map((s) => [s, s]), scope, (event) => {
+        scope = event.target.value;
+        xColumn = null;
+        draw();
+      })),
+      h("label", {}, "x axis ", select("compare-x", xOptions(numeric), xColumn, (event) => {
+        xColumn = event.target.value;
+        draw();
+      })),
+    );
+    const columns = plottedColumns(numeric, xColumn);
+    const xLabel = xColumn || "row index";
+    plots.replaceChildren(...columns.map((column) => linePlot(
+      column,
+      loaded
+        .filter((one) => one.records.numeric.includes(column))
+        .map((one) => ({
+          name: one.experiment.id,
+          color: colors.get(one.experiment.id),
+          points: pointsOf(one.records.rows, column, xColumn, one.records.first_row),
+        })),
+      xLabel,
+    )));
+    if (!columns.length) plots.replaceChildren(h("p", { class: "empty", text: `No numeric columns in scope "${scope}".` }));
+  }
+
+  draw();
+}

@@ -1,0 +1,191 @@
+"""Stored experiments as the dashboard reads them: from their files, never running their code.
+
+The dashboard binds each experiment's metadata to the plain `Experiment` class, so
+status, times, records and output come from the same methods the Python API uses,
+while the project's modules are never imported (a read-only viewer runs no user code,
+and experiments whose code has moved or changed still show).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
+from machinable.storage.files import TEMPORARY, read_json, safe_join
+
+EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
+SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+TEXT_FORMATS = (".txt", ".json")
+OUTPUT_TAIL = 256 * 1024  # bytes of output.log sent when a page first opens
+
+
+def open_experiment(metadata: dict, storage):
+    """The stored experiment described by `metadata`, as a plain `Experiment` (its module is not imported)."""
+    from machinable.experiment import Experiment
+
+    experiment = Experiment._new(metadata["module"], metadata["version"], seed=metadata["seed"])
+    experiment._storage = storage
+    experiment._bind(metadata)
+    return experiment
+
+
+def find_experiment(storage, experiment_id: str):
+    """The stored experiment with this id; raises ExperimentNotFound."""
+    if not EXPERIMENT_ID.match(experiment_id or ""):
+        raise ExperimentNotFound(
+            f"No experiment {experiment_id!r}: an experiment id is made of letters and digits, e.g. 'GDCN4d'."
+        )
+    return open_experiment(storage.find_by_id(experiment_id), storage)
+
+
+def catalog(storage) -> list[dict]:
+    """Every stored experiment, newest first, as {experiment_id, module, group, config, ancestor, ...}.
+
+    Read from the filesystem storage's SQLite index when it has one, so listing stays
+    fast with 100k experiments (`metadata()` then reads the files of those shown);
+    otherwise from the metadata files, which these entries then are.
+    """
+    root = getattr(storage, "root", None)
+    if isinstance(root, str) and not os.path.isdir(root):
+        return []  # nothing stored; reading must not create the storage
+    try:
+        rows = storage.index.summaries()
+    except (AttributeError, MachinableError):
+        return storage.search()
+    return [
+        {"experiment_id": row[0], "module": row[1], "group": row[2], "ancestor": row[3],
+         "config": json.loads(row[4]), "_path": os.path.join(root, row[5], "experiment.json")}
+        for row in rows
+    ]
+
+
+def metadata(entry: dict) -> dict | None:
+    """The full metadata of a `catalog()` entry; None if its files are gone (the index is stale)."""
+    path = entry.get("_path")
+    if path is None:
+        return entry
+    return read_json(path, default=None)
+
+
+def derived_metadata(storage, experiment_id: str) -> list[dict]:
+    return storage.search(ancestor=experiment_id)
+
+
+# --- files of one experiment -------------------------------------------------------------
+
+
+def scopes(experiment) -> list[str]:
+    """The record scopes that have a `records/<scope>.jsonl` file, "default" first."""
+    try:
+        names = os.listdir(experiment.local_directory("records"))
+    except OSError:
+        return []
+    found = sorted(name[: -len(".jsonl")] for name in names if name.endswith(".jsonl") and not name.startswith("."))
+    return sorted(found, key=lambda scope: scope != "default")
+
+
+def check_scope(scope: str) -> str:
+    if not SCOPE.match(scope or ""):
+        raise UnsafePath(f"Record scope {scope!r} is not a scope name (letters, digits, '_', '-', '.'), e.g. 'default'.")
+    return scope
+
+
+def data_files(experiment) -> list[dict]:
+    """Files under `data/`: name (relative, '/'-separated), size in bytes and whether it is shown as text."""
+    root = experiment.local_directory("data")
+    found = []
+    for current, directories, files in os.walk(root):
+        directories[:] = sorted(d for d in directories if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or TEMPORARY.match(name):
+                continue
+            path = os.path.join(current, name)
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            try:
+                safe_join(root, relative)  # a symbolic link out of data/ is not offered
+                size = os.path.getsize(path)
+            except (OSError, UnsafePath):
+                continue
+            found.append({"name": relative, "size": size, "text": os.path.splitext(name)[1].lower() in TEXT_FORMATS})
+    return found
+
+
+def data_path(experiment, parts: list[str]) -> str:
+    """The path of the data file named by URL path `parts`; refuses names that leave `data/`."""
+    if not parts or not any(parts):
+        raise UnsafePath("No data file named: use /api/experiments/<id>/data/<name>, e.g. data/metrics.json.")
+    return safe_join(experiment.local_directory("data"), *parts)
+
+
+def executions(experiment) -> list[dict]:
+    """The stored execution records, oldest first, reduced to what a reader scans for."""
+    directory = experiment.local_directory("executions")
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        try:
+            record = read_json(os.path.join(directory, name))
+        except MachinableError as error:
+            found.append({"file": name, "error": str(error)})
+            continue
+        host = record.get("host") or {}
+        code = record.get("code") or {}
+        git = code.get("git") or {}
+        found.append({
+            "file": name,
+            "nickname": record.get("nickname"),
+            "module": record.get("module"),
+            "started_at": record.get("started_at"),
+            "hostname": host.get("hostname"),
+            "user": host.get("user"),
+            "pid": host.get("pid"),
+            "python": host.get("python"),
+            "commit": git.get("commit"),
+            "dirty": bool(git.get("diff")),
+            "resources": record.get("resources"),
+            "config": record.get("config"),
+        })
+    return found
+
+
+def read_output(experiment, offset: int | None = None) -> dict:
+    """`output.log` from byte `offset` (default: its last OUTPUT_TAIL bytes) to the end.
+
+    Returns the text and the offset to ask for next; a multi-byte character cut by the
+    writer is left for the next call instead of being garbled.
+    """
+    path = experiment.local_directory("output.log")
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if offset is None:
+                start = max(0, size - OUTPUT_TAIL)
+            else:
+                start = offset if 0 <= offset <= size else 0  # a shorter file was replaced: read it again
+            f.seek(start)
+            raw = f.read(size - start)
+    except FileNotFoundError:
+        return {"text": "", "start": 0, "offset": 0, "size": 0, "truncated": False}
+    truncated = offset is None and start > 0
+    if truncated:
+        newline = raw.find(b"\n")
+        if newline >= 0:
+            raw, start = raw[newline + 1:], start + newline + 1
+    text, used = _decode_complete(raw)
+    return {"text": text, "start": start, "offset": start + used, "size": size, "truncated": truncated}
+
+
+def _decode_complete(raw: bytes) -> tuple[str, int]:
+    """Decode UTF-8, holding back an incomplete character at the end; returns (text, bytes used)."""
+    for cut in range(0, min(4, len(raw) + 1)):
+        try:
+            return raw[: len(raw) - cut].decode("utf-8"), len(raw) - cut
+        except UnicodeDecodeError as error:
+            if error.start < len(raw) - 4:  # invalid bytes in the middle, not a cut character
+                break
+    return raw.decode("utf-8", errors="replace"), len(raw)
