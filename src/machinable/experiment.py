@@ -70,13 +70,20 @@ class Experiment(Element):
         return cls.from_metadata(storage.find_by_id(experiment_id), storage)
 
     @classmethod
-    def from_metadata(cls, metadata: dict, storage: Storage) -> "Experiment":
+    def from_metadata(cls, metadata: dict, storage: Storage, load_class: bool = True) -> "Experiment":
+        """The stored experiment, as an instance of its class, or of plain `Experiment` without `load_class`.
+
+        Without `load_class` the project's module is not imported (no user code runs, e.g. in
+        the dashboard); status, times, records, data and output work the same.
+        """
         module = metadata["module"]
-        try:
-            element_class = Project.current().element_class(module, Experiment)
-        except ModuleNotFound:
-            with Project(metadata["project"]):
+        element_class = Experiment
+        if load_class:
+            try:
                 element_class = Project.current().element_class(module, Experiment)
+            except ModuleNotFound:
+                with Project(metadata["project"]):
+                    element_class = Project.current().element_class(module, Experiment)
         experiment = element_class._new(module, metadata["version"], seed=metadata["seed"])
         experiment._storage = storage
         experiment._bind(metadata)

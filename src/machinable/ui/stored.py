@@ -25,10 +25,7 @@ def open_experiment(metadata: dict, storage):
     """The stored experiment described by `metadata`, as a plain `Experiment` (its module is not imported)."""
     from machinable.experiment import Experiment
 
-    experiment = Experiment._new(metadata["module"], metadata["version"], seed=metadata["seed"])
-    experiment._storage = storage
-    experiment._bind(metadata)
-    return experiment
+    return Experiment.from_metadata(metadata, storage, load_class=False)
 
 
 def find_experiment(storage, experiment_id: str):
