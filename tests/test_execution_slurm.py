@@ -122,6 +122,7 @@ def test_launch_submits_one_batch_job_per_experiment_and_returns(project, slurm)
         assert experiment.execution.record["resources"]["cpus-per-task"] == 1
         job = experiment.load_data("job.json")
         assert job["pid"] != os.getpid() and job["slurm_job_id"] == job_id and job["cwd"] == str(project.path)
+        assert experiment.execution.host["job_ids"] == {"SLURM_JOB_ID": job_id}  # recorded with the execution
         assert f"hello from job {experiment.config.name}" in experiment.output()
         assert os.path.exists(experiment.local_directory(f"slurm-{job_id}.out"))
         assert execution.job_status(experiment) in ("RUNNING", "COMPLETING", "COMPLETED")

@@ -32,8 +32,13 @@ def _static_host() -> dict:
     }
 
 
+# set by batch systems in their jobs: recorded so an execution can be matched to its job
+JOB_ID_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID")
+
+
 def host() -> dict:
-    return {**_static_host(), "pid": os.getpid(), "argv": list(sys.argv)}
+    job_ids = {name: os.environ[name] for name in JOB_ID_VARIABLES if os.environ.get(name)}
+    return {**_static_host(), "pid": os.getpid(), "argv": list(sys.argv), "job_ids": job_ids}
 
 
 @functools.lru_cache(maxsize=None)
