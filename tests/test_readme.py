@@ -99,4 +99,6 @@ def test_every_readme_example_runs(project, capsys):
     assert "python" in capsys.readouterr().out  # to_dispatch_code(inline=True) was printed
     assert namespace["child"].ancestor == namespace["parent"]
     assert not namespace["on_mnist"].is_committed()  # the used dataset made it a different experiment
+    on_dask = get("monte_carlo_pi", {"samples": 200_000})
+    assert on_dask.is_finished() and on_dask.execution.module == "machinable.execution.dask"
     assert len(project.experiment_dirs()) >= 4
