@@ -8,7 +8,6 @@ when the block exits. Subclasses override `on_dispatch()` (all experiments) or
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import warnings
