@@ -1,0 +1,94 @@
+"""SPEC §8: finding stored experiments, and the collections they come in."""
+
+import pytest
+
+from machinable import find, get
+from machinable.errors import ValidationError
+
+TRAIN = '''
+from dataclasses import dataclass, field
+
+from machinable import Experiment
+
+
+@dataclass
+class Optimizer:
+    lr: float = 0.1
+    name: str = "sgd"
+
+
+class Train(Experiment):
+    @dataclass
+    class Config:
+        epochs: int = 1
+        optimizer: Optimizer = field(default_factory=Optimizer)
+
+    def on_execute(self):
+        for epoch in range(self.config.epochs):
+            self.record().save(epoch=epoch, loss=1 / (epoch + 1))
+        if self.config.optimizer.name == "broken":
+            raise RuntimeError("diverged")
+'''
+
+
+@pytest.fixture
+def stored(project):
+    project.write("train.py", TRAIN)
+    runs = {
+        "a": get("train", {"epochs": 1, "optimizer.lr": 0.1}).launch(),
+        "b": get("train", {"epochs": 2, "optimizer.lr": 0.01}).launch(),
+        "c": get("train", {"epochs": 3, "optimizer": {"lr": 0.001, "name": "adam"}}).group_as("tuning").launch(),
+        "d": get("train", {"optimizer.name": "broken"}),
+        "g": get("estimate_gravity", {"time_dilation": 2}).launch(),
+    }
+    with pytest.raises(Exception):
+        runs["d"].launch()
+    return runs
+
+
+def ids(collection) -> list:
+    return [experiment.experiment_id for experiment in collection]
+
+
+def test_find_by_module_newest_first(stored):
+    assert ids(find("train")) == [stored[k].experiment_id for k in "dcba"]
+    assert ids(find("estimate_gravity")) == [stored["g"].experiment_id]
+    assert len(find()) == 5
+
+
+def test_find_by_config_values_nested_or_dotted(stored):
+    assert ids(find("train", where={"optimizer.lr": 0.01})) == [stored["b"].experiment_id]
+    assert ids(find("train", where={"optimizer": {"name": "adam"}})) == [stored["c"].experiment_id]
+    assert ids(find("train", where={"epochs": 2.0})) == [stored["b"].experiment_id]  # 2 == 2.0
+    assert ids(find("train", where={"epochs": 7})) == []
+
+
+def test_find_with_predicates_on_config_values(stored):
+    small = find("train", where={"optimizer.lr": lambda lr: lr < 0.05})
+    assert ids(small) == [stored["c"].experiment_id, stored["b"].experiment_id]
+    both = find("train", where={"optimizer.lr": lambda lr: lr < 0.05, "epochs": 3})
+    assert ids(both) == [stored["c"].experiment_id]
+    assert ids(find(where={"optimizer.lr": lambda lr: True})) == ids(find("train"))  # gravity has no such key
+
+
+def test_find_by_status_and_group(stored):
+    assert ids(find("train", status="failed")) == [stored["d"].experiment_id]
+    assert ids(find(status="finished")) == [stored[k].experiment_id for k in "gcba"]
+    assert ids(find(group="tuning")) == [stored["c"].experiment_id]
+    with pytest.raises(ValidationError, match="Unknown status 'done'; use one of committed, running"):
+        find(status="done")
+
+
+def test_collections_filter_map_pluck_first_and_tables(stored):
+    found = find("train", status="finished")
+    assert found.pluck("config.epochs") == [3, 2, 1]
+    assert found.filter(lambda e: e.config.epochs > 1).map(lambda e: e.config.optimizer.lr) == [0.001, 0.01]
+    assert found.first() == stored["c"]
+    assert find("train", where={"epochs": 9}).first() is None
+    table = found.as_table()
+    assert all(stored[k].experiment_id in table for k in "abc")
+    frame = found.as_dataframe()
+    assert len(frame) == 3
+    records = stored["c"].records()
+    assert records.pluck("epoch") == [0, 1, 2]
+    assert records.filter(lambda row: row["epoch"] > 0).pluck("loss") == [0.5, 1 / 3]
