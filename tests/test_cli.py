@@ -403,3 +403,26 @@ def test_python_dash_m_machinable(tmp_path):
     assert shown.returncode == 0 and "model.lr = 0.5" in shown.stdout and "counter step 1" in shown.stdout
 
     assert "get" in machinable("--help").stdout
+
+
+def test_get_launch_with_an_execution_and_a_storage_module(project):
+    out = run("get", "counter", "steps=2", "machinable.execution.subprocess", "--launch").output
+    experiment_id = field(out, "id")
+    assert last_field(out, "status") == "finished"
+    from machinable.experiment import Experiment
+
+    experiment = Experiment.find_by_id(experiment_id)
+    assert experiment.execution.module == "machinable.execution.subprocess"
+    assert experiment.execution.host["pid"] != os.getpid()  # ran in a fresh interpreter
+
+    other = run("get", "counter", "steps=2", "machinable.storage.filesystem", "directory=./other", "--launch").output
+    assert last_field(other, "directory").startswith(str(project / "other"))
+    assert field(other, "id") != experiment_id  # a different storage: a different experiment
+
+
+def test_get_with_a_module_that_is_not_an_execution_or_storage_is_a_usage_error(project):
+    result = run("get", "counter", "steps=2", "chatty", "lines=1", "--launch", ok=False)
+    assert result.exit_code == 2 and "Module 'chatty' defines Chatty" in result.output
+    assert not (project / "storage").exists()
+    result = run("get", "counter", "stpes", "--launch", ok=False)
+    assert result.exit_code == 2 and "Invalid argument 'stpes': it has no '=' and is not a module" in result.output
