@@ -25,3 +25,4 @@ for samples in (10_000, 100_000, 1_000_000):
           f"| finished {pi.finished_at().humanize()} by {pi.execution.nickname}")
 
 print(find("monte_carlo_pi").as_table(title="Monte-Carlo experiments in ./storage"))
+print("Browse them in the dashboard: machinable ui   (or: machinable list / machinable show ID)")
