@@ -96,6 +96,8 @@ def test_failure_then_resume_with_same_id_seed_and_directory(flaky):
     assert experiment.status == "failed"
     status = json.load(open(experiment.local_directory("status.json")))
     assert status["error"]["type"] == "ValueError" and "raise ValueError" in status["error"]["traceback"]
+    assert experiment.error() == status["error"] and experiment.error()["message"] == "boom"
+    assert experiment.metadata()["experiment_id"] == experiment.experiment_id
     assert "ValueError: boom" in experiment.output()
     directory, seed, experiment_id = experiment.local_directory(), experiment.seed, experiment.experiment_id
     first_random = events(flaky)[3][1]
@@ -105,6 +107,7 @@ def test_failure_then_resume_with_same_id_seed_and_directory(flaky):
     assert resumed.experiment_id == experiment_id and resumed.status == "failed"
     resumed.launch()
     assert resumed.is_finished() and not resumed.is_failed() and resumed.status == "finished"
+    assert resumed.error() is None
     assert resumed.local_directory() == directory and resumed.seed == seed
     resumed_random = [e for e in events(flaky) if e[0] == "execute"][-1][1]
     assert resumed_random == first_random  # same seed, same random stream

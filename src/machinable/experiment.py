@@ -310,6 +310,16 @@ class Experiment(Element):
         """Started but neither finished nor running: it failed or its process died."""
         return self.status in ("failed", "died")
 
+    def error(self) -> dict | None:
+        """Why the latest run failed (`type`, `message`, `traceback`); None unless it failed."""
+        return self._status().get("error") if self.is_failed() else None
+
+    def metadata(self) -> dict:
+        """What `experiment.json` stores: module, class, config, versions, ids, seed, group, relations, project."""
+        if not self.is_committed():
+            raise StateError(f"{self} is not committed yet, so nothing is stored; call launch() or commit() first.")
+        return dict(self._metadata)
+
     def created_at(self):
         import arrow
 

@@ -136,7 +136,7 @@ def moment(value) -> dict | None:
 
 def summary(experiment) -> dict:
     """One experiment as a row of the list."""
-    metadata = experiment._metadata
+    metadata = experiment.metadata()
     return {
         "id": experiment.experiment_id,
         "module": experiment.module,
@@ -195,8 +195,7 @@ def relative(storage, experiment_id: str) -> dict:
 
 def experiment_detail(storage, experiment) -> dict:
     """Everything the experiment page shows at once (output and records come separately)."""
-    metadata = experiment._metadata
-    status_file = experiment._status()
+    metadata = experiment.metadata()
     config = experiment.config.to_dict()
     timeline = [
         {"event": event, **moment(at)}
@@ -225,7 +224,7 @@ def experiment_detail(storage, experiment) -> dict:
         "config_tree": config,
         "uses": metadata.get("uses") or [],
         "timeline": timeline,
-        "error": status_file.get("error"),
+        "error": experiment.error(),
         "ancestor": relative(storage, ancestor) if ancestor else None,
         "derived": [
             {"id": m["experiment_id"], "module": m["module"], "status": stored.open_experiment(m, storage).status}
