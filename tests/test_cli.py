@@ -426,3 +426,21 @@ def test_get_with_a_module_that_is_not_an_execution_or_storage_is_a_usage_error(
     assert not (project / "storage").exists()
     result = run("get", "counter", "stpes", "--launch", ok=False)
     assert result.exit_code == 2 and "Invalid argument 'stpes': it has no '=' and is not a module" in result.output
+
+
+def test_list_and_show_print_json(project):
+    import json
+
+    assert json.loads(run("list", "--json").output) == []  # nothing stored yet, nothing created
+    assert not (project / "storage").exists()
+    first = field(run("get", "counter", "steps=2", "--launch").output, "id")
+    second = field(run("get", "broken", "--launch", ok=False).output, "id")
+    listed = json.loads(run("list", "--json").output)
+    assert [(e["id"], e["status"]) for e in listed] == [(second, "failed"), (first, "finished")]
+    assert listed[1]["config"]["steps"] == 2 and listed[1]["finished_at"] and listed[1]["error"] is None
+    assert listed[0]["error"]["type"] == "RuntimeError"
+    assert [e["id"] for e in json.loads(run("list", "counter", "--json", "-n", "1").output)] == [first]
+
+    shown = json.loads(run("show", first, "--json", "--records", "1", "--lines", "1").output)
+    assert shown["id"] == first and shown["directory"] == listed[1]["directory"]
+    assert [row["step"] for row in shown["records"]] == [1] and shown["output"] == ["counter step 1"]

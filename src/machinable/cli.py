@@ -180,6 +180,31 @@ def _echo_experiment(experiment) -> None:
     _echo_config(experiment.config.to_dict())
 
 
+def _experiment_json(experiment) -> dict:
+    """One stored experiment as plain JSON values (times as ISO 8601), for `--json` output."""
+    metadata = experiment.metadata()
+
+    def iso(moment):
+        return moment.isoformat() if moment is not None else None
+
+    return {
+        "id": experiment.experiment_id,
+        "module": experiment.module,
+        "status": experiment.status,
+        "directory": experiment.local_directory(),
+        "group": metadata["group"],
+        "seed": experiment.seed,
+        "version": experiment.version(),
+        "config": experiment.config.to_dict(),
+        "ancestor": metadata.get("ancestor"),
+        "created_at": iso(experiment.created_at()),
+        "started_at": iso(experiment.started_at()),
+        "finished_at": iso(experiment.finished_at()),
+        "failed_at": iso(experiment.failed_at()),
+        "error": experiment.error(),
+    }
+
+
 def _storage_root(storage) -> str | None:
     """The directory of a filesystem storage (None for other storages)."""
     root = getattr(storage, "root", None)
@@ -345,7 +370,9 @@ def _module_groups(module: str, args: tuple) -> list[tuple[str, type, list]]:
 )
 @click.option("--group", default=None, help="Only experiments stored in this group (e.g. 2024_18_Tue).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None, help="Show at most N (newest first).")
-def list_command(module: str | None, status: str | None, where: tuple, group: str | None, limit: int | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the experiments instead of a table.")
+def list_command(module: str | None, status: str | None, where: tuple, group: str | None, limit: int | None,
+                 as_json: bool) -> None:
     """Stored experiments, newest first, as a table (id, module, status, created, config)."""
     from machinable.query import find
     from machinable.storage import Storage
@@ -369,6 +396,9 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
         found = []
     else:
         found = find(module, where=conditions or None, status=status, group=group)
+    if as_json:
+        click.echo(json.dumps([_experiment_json(experiment) for experiment in found[:limit]], indent=1))
+        return
     if not found:
         click.echo("No experiments found" + (f" in {_storage_root(storage)}" if _storage_root(storage) else "") + ".")
         return
@@ -389,7 +419,8 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
               help="How many of the latest records (scope 'default') to show.")
 @click.option("--lines", "n_lines", type=click.IntRange(min=0), default=20, show_default=True,
               help="How many of the last lines of output.log to show.")
-def show_command(experiment_id: str, n_records: int, n_lines: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the experiment as a JSON object.")
+def show_command(experiment_id: str, n_records: int, n_lines: int, as_json: bool) -> None:
     """One stored experiment: status, times, config, latest records and output."""
     from machinable.experiment import Experiment
     from machinable.storage import Storage
@@ -401,6 +432,15 @@ def show_command(experiment_id: str, n_records: int, n_lines: int) -> None:
             "Pass --storage DIR or run from the directory that holds ./storage."
         )
     experiment = Experiment.find_by_id(experiment_id)
+    if as_json:
+        output = (experiment.output() or "").splitlines()
+        shown = {
+            **_experiment_json(experiment),
+            "records": experiment.records()[-n_records:] if n_records else [],
+            "output": output[-n_lines:] if n_lines else [],
+        }
+        click.echo(json.dumps(shown, indent=1, default=str))
+        return
     click.echo(f"id:        {experiment.experiment_id}")
     click.echo(f"module:    {experiment.module}")
     click.echo(f"status:    {experiment.status}")
