@@ -303,6 +303,10 @@ def test_show_prints_details_records_and_output_tail(project):
     for name in ("created", "started", "finished"):
         assert "ago" in field(out, name) or "just now" in field(out, name)
     assert "lines = 30" in out
+    from machinable.experiment import Experiment
+
+    execution = Experiment.find_by_id(experiment_id).execution
+    assert f"executions:\n  {execution.nickname} (machinable.execution.local) on " in out
 
     # the last 10 of 30 records
     assert "last 10 of 30" in out

@@ -455,6 +455,14 @@ def show_command(experiment_id: str, n_records: int, n_lines: int, as_json: bool
     else:
         click.echo(f"finished:  {_format_time(None)}")
     _echo_config(experiment.config.to_dict())
+    executions = experiment.executions
+    if executions:
+        click.echo("executions:")
+        for execution in executions:
+            host = execution.host or {}
+            where = f"{host.get('user')}@{host.get('hostname')} pid {host.get('pid')}"
+            jobs = "".join(f", {name}={job}" for name, job in (host.get("job_ids") or {}).items())
+            click.echo(f"  {execution.nickname} ({execution.module}) on {where}{jobs}")
 
     records = experiment.records() if n_records else []
     if records:
