@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -272,6 +273,15 @@ def test_list_filters(project):
     where_nested = run("list", "--where", "model.lr=0.01", "--where", "steps=1").output
     assert ids[1] in where_nested and ids[2] not in where_nested
 
+    def listed(*conditions):
+        args = [arg for condition in conditions for arg in ("--where", condition)]
+        return [e["id"] for e in json.loads(run("list", "counter", *args, "--json").output)]
+
+    assert listed("steps>1") == [ids[2]] and listed("steps>=1") == [ids[2], ids[1]]
+    assert listed("steps<2") == [ids[1]] and listed("steps<=2", "steps!=2") == [ids[1]]
+    assert listed("steps>1", "steps<2") == [] and listed("name!=run") == []
+    assert listed("name<rvn", "steps=2") == [ids[2]]  # text compares as text; equality still via the index
+
     failed_only = run("list", "--status", "failed").output
     assert failed in failed_only and ids[1] not in failed_only
 
@@ -433,8 +443,6 @@ def test_get_with_a_module_that_is_not_an_execution_or_storage_is_a_usage_error(
 
 
 def test_list_and_show_print_json(project):
-    import json
-
     assert json.loads(run("list", "--json").output) == []  # nothing stored yet, nothing created
     assert not (project / "storage").exists()
     first = field(run("get", "counter", "steps=2", "--launch").output, "id")

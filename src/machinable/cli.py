@@ -70,16 +70,58 @@ def parse_value(text: str):
 def parse_pair(arg: str, what: str = "argument", forms: str = ARG_FORMS) -> tuple[str, str]:
     """`"model.lr=0.1"` -> `("model.lr", "0.1")`; raises click.UsageError for a malformed pair."""
     key, sep, value = arg.partition("=")
-    problem = None
-    if not sep:
-        problem = "it has no '='"
-    elif not key.strip():
-        problem = "the key before '=' is empty"
-    elif any(not part or part != part.strip() or any(c.isspace() for c in part) for part in key.split(".")):
-        problem = f"the key '{key}' has an empty part or whitespace"
+    problem = "it has no '='" if not sep else _key_problem(key, "=")
     if problem:
         raise click.UsageError(f"Invalid {what} '{arg}': {problem}. Expected {forms}.")
     return key, value
+
+
+def _key_problem(key: str, operator: str) -> str | None:
+    if not key.strip():
+        return f"the key before '{operator}' is empty"
+    if any(not part or part != part.strip() or any(c.isspace() for c in part) for part in key.split(".")):
+        return f"the key '{key}' has an empty part or whitespace"
+    return None
+
+
+WHERE_FORMS = "KEY=VALUE or KEY<VALUE, <=, >, >=, != (e.g. --where time_dilation=2 --where model.lr<0.1)"
+_COMPARISON = re.compile(r"^(?P<key>.*?)(?P<operator><=|>=|!=|<|>|=)(?P<value>.*)$", re.S)
+
+
+def parse_condition(text: str) -> tuple[str, str, str]:
+    """`"model.lr<0.1"` -> `("model.lr", "<", "0.1")`; raises click.UsageError for a malformed condition."""
+    match = _COMPARISON.match(text)
+    if match is None:
+        raise click.UsageError(f"Invalid --where condition '{text}': it has no '=' or comparison. Expected {WHERE_FORMS}.")
+    key, operator, value = match.group("key", "operator", "value")
+    problem = _key_problem(key, operator)
+    if problem:
+        raise click.UsageError(f"Invalid --where condition '{text}': {problem}. Expected {WHERE_FORMS}.")
+    return key, operator, value
+
+
+def where_conditions(conditions: list[tuple[str, str, object]]) -> dict:
+    """`find()`'s `where`: equality as values (matched in the index), comparisons as one predicate per key."""
+    import operator as op
+
+    compare = {"<": op.lt, "<=": op.le, ">": op.gt, ">=": op.ge, "!=": op.ne, "=": op.eq}
+    tests: dict = {}
+    for key, operator, value in conditions:
+        tests.setdefault(key, []).append((compare[operator], value))
+
+    def predicate(checks):
+        def holds(actual) -> bool:
+            try:
+                return all(check(actual, value) for check, value in checks)
+            except TypeError:  # e.g. a text value compared with a number
+                return False
+
+        return holds
+
+    return {
+        key: checks[0][1] if len(checks) == 1 and checks[0][0] is op.eq else predicate(checks)
+        for key, checks in tests.items()
+    }
 
 
 def parse_versions(args, schema=None) -> list:
@@ -365,8 +407,8 @@ def _module_groups(module: str, args: tuple) -> list[tuple[str, type, list]]:
     "--where",
     "where",
     multiple=True,
-    metavar="KEY=VALUE",
-    help="Only experiments with this config value (dotted keys allowed); repeatable.",
+    metavar="CONDITION",
+    help="Only experiments whose config value matches: key=value, or key<value, <=, >, >=, != (dotted keys allowed); repeatable.",
 )
 @click.option("--group", default=None, help="Only experiments stored in this group (e.g. 2024_18_Tue).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None, help="Show at most N (newest first).")
@@ -377,12 +419,9 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
     from machinable.query import find
     from machinable.storage import Storage
 
-    pairs = [
-        parse_pair(pair, what="--where condition", forms="KEY=VALUE, e.g. --where time_dilation=2 --where model.lr=0.1")
-        for pair in where
-    ]
+    parsed = [parse_condition(condition) for condition in where]
     schema = None
-    if module is not None and pairs:
+    if module is not None and parsed:
         from machinable.element import Element
         from machinable.project import Project
 
@@ -390,7 +429,7 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
             schema = Project.current().element_class(module, Element).config_schema()
         except MachinableError:
             schema = None  # the values are then matched as parsed
-    conditions = {key: _typed_value(raw, _annotation(schema, key)) for key, raw in pairs}
+    conditions = where_conditions([(key, operator, _typed_value(raw, _annotation(schema, key))) for key, operator, raw in parsed])
     storage = Storage.current()
     if _storage_missing(storage):  # reading must not create the storage directory
         found = []
