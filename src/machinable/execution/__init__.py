@@ -150,16 +150,20 @@ class Execution(Element):
 
     @classmethod
     def from_record(cls, record: dict) -> "Execution":
-        """The execution described by a stored record (its class if it can still be imported)."""
+        """The execution described by a stored record (its class if it can still be imported).
+
+        Only `module` is required: a record from another machinable version or written by
+        hand still reads, with None or empty values for what it lacks.
+        """
         try:
             element_class = Project.current().element_class(record["module"], Execution)
         except ModuleNotFound:
             element_class = Execution
-        execution = element_class(record["version"], resources=record.get("resources"))
+        execution = element_class(record.get("version") or [], resources=record.get("resources"))
         execution._module = record["module"]
-        execution._config_data = record["config"]
-        execution.nickname = record["nickname"]
-        execution.timestamp = record["timestamp"]
+        execution._config_data = record.get("config") or {}
+        execution.nickname = record.get("nickname")
+        execution.timestamp = record.get("timestamp")
         execution.host = record.get("host")
         execution.record = record
         return execution
