@@ -133,6 +133,38 @@ def test_launch_submits_one_batch_job_per_experiment_and_returns(project, slurm)
     assert again.experiments == [] and len(submissions(a)) == 1
 
 
+# asks for more memory than Job, so its experiments go into an array of their own
+BIG_JOB = JOB.replace("class Job(", "class BigJob(").replace('{"time": "00:05:00"}', '{"time": "00:05:00", "mem": "200M"}')
+
+
+def test_array_mode_submits_one_job_array_per_set_of_equal_options(project, slurm):
+    project.write("job.py", JOB)
+    project.write("big_job.py", BIG_JOB)
+    small = [get("job", {"name": name}) for name in ("x", "y", "z")]
+    big = get("big_job", {"name": "w"})
+    with get("machinable.execution.slurm", {"array": True, "max_parallel": 2}) as execution:
+        for experiment in (*small, big):
+            experiment.launch()
+
+    small_ids = [submissions(e)[0]["job_id"] for e in small]
+    array_job = small_ids[0].split("_")[0]
+    assert small_ids == [f"{array_job}_{index}" for index in range(3)]  # one array, task i = experiment i
+    [big_id] = [s["job_id"] for s in submissions(big)]
+    assert big_id.endswith("_0") and not big_id.startswith(array_job + "_")  # other options: another array
+    script = open(submissions(small[0])[0]["script"]).read()
+    assert "#SBATCH --array=0-2%2\n" in script and "#SBATCH --mem=200M" not in script
+    assert all(e.to_dispatch_code(inline=True) in script for e in small)
+
+    wait_until(lambda: all(e.is_finished() for e in (*small, big)), [*small, big])
+    for index, experiment in enumerate(small):
+        assert experiment.execution.nickname == execution.nickname
+        assert experiment.execution.host["job_ids"]["SLURM_ARRAY_JOB_ID"] == array_job
+        assert experiment.execution.host["job_ids"]["SLURM_ARRAY_TASK_ID"] == str(index)
+        assert f"hello from job {experiment.config.name}" in experiment.output()
+        assert os.path.exists(experiment.local_directory(f"slurm-{array_job}_{index}.out"))
+        assert final_job_status(experiment) == "COMPLETED"
+
+
 def test_failed_job_marks_the_experiment_failed_and_relaunch_resumes_it(project, slurm):
     project.write("job.py", JOB)
     project.write("fail", "")

@@ -33,7 +33,7 @@ def _static_host() -> dict:
 
 
 # set by batch systems in their jobs: recorded so an execution can be matched to its job
-JOB_ID_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID")
+JOB_ID_VARIABLES = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "PBS_JOBID", "LSB_JOBID")
 
 
 def host() -> dict:

@@ -13,6 +13,11 @@ the option. Each submission's script is kept in the experiment's directory
 (`slurm-<nickname>.sh`, resubmit it with `sbatch`), Slurm's own output of the job
 goes to `slurm-<job id>.out` beside it, and `slurm.json` lists the submissions
 (job id, script, time, execution nickname). Poll a job with `job_status(experiment)`.
+
+With `{"array": True}` the experiments that share their options (directory, partition,
+resources) are submitted as one job array instead of one job each, so a sweep is one
+`sbatch` and does not flood the scheduler; `max_parallel` caps how many of its tasks
+run at once. An experiment's job id is then `<array job id>_<task index>`.
 """
 
 from __future__ import annotations
@@ -37,48 +42,73 @@ class Slurm(Execution):
     @dataclass
     class Config:
         partition: str | None = None
+        array: bool = False  # one job array per set of experiments with equal options, not one job each
+        max_parallel: int | None = None  # of an array's tasks running at once (`--array=0-N%max_parallel`)
         sbatch: str = "sbatch"
         scontrol: str = "scontrol"
 
+    def on_dispatch(self) -> None:
+        if not self.config.array:
+            super().on_dispatch()
+            return
+        arrays: dict = {}
+        for experiment in self.experiments:
+            arrays.setdefault(tuple(self.shared_options(experiment)), []).append(experiment)
+        for options, experiments in arrays.items():
+            self.submit_array(experiments, list(options))
+
     def on_dispatch_experiment(self, experiment) -> None:
         """Submit the experiment's batch script; store the script and the job id in its directory."""
-        options = self.sbatch_options(experiment)
-        lines = ["#!/bin/bash", *(f"#SBATCH {option}" for option in options), experiment.to_dispatch_code(inline=True)]
-        script = "\n".join(lines) + "\n"
-        job_id = self._submit(experiment, script, options)
-        # written once sbatch accepted the job: a refused submission leaves no files behind
-        path = experiment.local_directory(f"slurm-{self.nickname}.sh")
-        write_atomic(path, script.encode())
-        submission = {"job_id": job_id, "script": path, "submitted_at": time.time(), "execution": self.nickname}
-        jobs = [*submissions(experiment), submission]
-        write_atomic(experiment.local_directory(SUBMISSIONS), json.dumps(jobs, indent=1).encode())
+        options = [
+            *resource_options({
+                "job-name": f"{experiment.module}-{experiment.experiment_id}",
+                "output": experiment.local_directory("slurm-%j.out"),
+            }),
+            *self.shared_options(experiment),
+        ]
+        script = batch_script(options, [experiment.to_dispatch_code(inline=True)])
+        job_id = self._submit(str(experiment), script, options)
+        record_submission(experiment, job_id, script, self.nickname)
 
-    def sbatch_options(self, experiment) -> list[str]:
-        """The job's options: name, output file, directory, partition, then the computed resources.
+    def submit_array(self, experiments: list, options: list[str]) -> None:
+        """Submit `experiments` as the tasks of one job array; task i runs experiment i."""
+        array = f"0-{len(experiments) - 1}" + (f"%{self.config.max_parallel}" if self.config.max_parallel else "")
+        options = [
+            *resource_options({"job-name": f"{self.nickname}-array", "output": "/dev/null", "array": array}),
+            *options,
+        ]
+        lines = ['case "$SLURM_ARRAY_TASK_ID" in']
+        for index, experiment in enumerate(experiments):
+            output = shlex.quote(experiment.local_directory("slurm-")) + f'"$SLURM_ARRAY_JOB_ID"_{index}.out'
+            lines.append(f"{index}) exec >{output} 2>&1; {experiment.to_dispatch_code(inline=True)} ;;")
+        lines.append("esac")
+        script = batch_script(options, lines)
+        names = ", ".join(e.experiment_id for e in experiments)
+        job_id = self._submit(f"the job array of {len(experiments)} experiment(s) ({names})", script, options)
+        for index, experiment in enumerate(experiments):
+            record_submission(experiment, f"{job_id}_{index}", script, self.nickname)
+
+    def shared_options(self, experiment) -> list[str]:
+        """Directory, partition, then the computed resources: what the tasks of one array must share.
 
         sbatch takes the last of repeated options, so resources can override the partition.
         """
-        resources = {
-            "job-name": f"{experiment.module}-{experiment.experiment_id}",
-            "output": experiment.local_directory("slurm-%j.out"),
-            "chdir": experiment._project,
-            "partition": self.config.partition,
-        }
-        return resource_options(resources) + resource_options(self.compute_resources(experiment))
+        options = resource_options({"chdir": experiment._project, "partition": self.config.partition})
+        return options + resource_options(self.compute_resources(experiment))
 
-    def _submit(self, experiment, script: str, options: list[str]) -> str:
+    def _submit(self, what: str, script: str, options: list[str]) -> str:
         """Pass the script to `sbatch --parsable` on stdin; returns the job id."""
         try:
             result = subprocess.run([self.config.sbatch, "--parsable"], input=script, capture_output=True, text=True)
         except FileNotFoundError:
             raise SlurmError(
-                f"Cannot submit {experiment}: the sbatch command {self.config.sbatch!r} was not found. Install "
+                f"Cannot submit {what}: the sbatch command {self.config.sbatch!r} was not found. Install "
                 "Slurm's client tools (e.g. apt-get install slurm-client) or set the execution's config "
                 "'sbatch' to the path of sbatch."
             ) from None
         if result.returncode != 0:
             raise SlurmError(
-                f"sbatch refused {experiment} (exit code {result.returncode}): {result.stderr.strip()}\n"
+                f"sbatch refused {what} (exit code {result.returncode}): {result.stderr.strip()}\n"
                 f"The job's options were: {' '.join(options)}. Fix the resources (the execution's "
                 "resources= or the experiment's resources()) or the config, then launch again."
             )
@@ -87,6 +117,22 @@ class Slurm(Execution):
     def job_status(self, experiment) -> str:
         """Slurm's JobState of the experiment's latest job, using this execution's `scontrol`."""
         return job_status(experiment, self.config.scontrol)
+
+
+def batch_script(options: list[str], commands: list[str]) -> str:
+    return "\n".join(["#!/bin/bash", *(f"#SBATCH {option}" for option in options), *commands]) + "\n"
+
+
+def record_submission(experiment, job_id: str, script: str, nickname: str) -> None:
+    """Keep the script and the job id in the experiment's directory, once sbatch accepted the job.
+
+    A refused submission leaves no files behind.
+    """
+    path = experiment.local_directory(f"slurm-{nickname}.sh")
+    write_atomic(path, script.encode())
+    submission = {"job_id": job_id, "script": path, "submitted_at": time.time(), "execution": nickname}
+    jobs = [*submissions(experiment), submission]
+    write_atomic(experiment.local_directory(SUBMISSIONS), json.dumps(jobs, indent=1).encode())
 
 
 def resource_options(resources: dict) -> list[str]:
