@@ -80,12 +80,14 @@ def test_three_processes_launch_one_experiment_once(project):
     assert len(waiting) >= 1, outputs  # the others said they were waiting
 
 
-def wait_for(predicate, timeout=30.0):
+def wait_for(predicate, timeout=30.0, child=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
             return
         time.sleep(0.02)
+    if child is not None and child.poll() is not None:
+        raise AssertionError(f"condition not reached; the child exited {child.returncode}:\n{child.stderr.read()}")
     raise AssertionError("condition not reached in time")
 
 
@@ -159,10 +161,10 @@ def test_heartbeat_is_written_while_running(project, monkeypatch):
     child = subprocess.Popen(
         [sys.executable, "-c", "from machinable import get\nget('slow', {'seconds': 3}).launch()"],
         cwd=project.path, env={**os.environ, "MACHINABLE_HEARTBEAT_SECONDS": "0.2"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
-        wait_for(lambda: get("slow", {"seconds": 3}).is_active())
+        wait_for(lambda: get("slow", {"seconds": 3}).is_active(), child=child)
         experiment = get("slow", {"seconds": 3})
         first = experiment.heartbeat_at()
         wait_for(lambda: experiment.heartbeat_at() > first, timeout=5)

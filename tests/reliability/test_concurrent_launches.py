@@ -302,3 +302,51 @@ def test_an_empty_claim_is_abandoned_after_the_write_grace(project):
     assert claim.try_acquire() and claim.owned()
     claim.release()
     assert not os.path.exists(path)
+
+
+
+FIRST_WRITER = """
+import os, sys, time
+while not os.path.exists("go"):
+    time.sleep(0.0005)
+from machinable import get
+with get("machinable.storage.filesystem", {"directory": sys.argv[1]}):
+    for k in range(3):
+        get("job", {"k": k}).commit()
+"""
+
+FIRST_READER = """
+import os, sys, time
+from machinable import get
+while not os.path.exists("go"):
+    time.sleep(0.0005)
+deadline = time.time() + 20
+with get("machinable.storage.filesystem", {"directory": sys.argv[1]}):
+    while not get("job", {"k": 2}).is_committed():  # polls from before the storage exists
+        if time.time() > deadline:
+            sys.exit("never saw the committed experiment")
+"""
+
+
+def test_a_reader_and_a_writer_creating_a_new_storage_at_once_lose_nothing(project):
+    """The first users of a fresh storage race to create its index; no one's view may break.
+
+    Creating the index drops the WAL files a deleted index left. Done unlocked, a process could
+    drop the WAL of the index another process had just created; that process then never saw
+    (or, as a writer, lost) the commits made after it.
+    """
+    project.write("job.py", JOB)
+    go = os.path.join(project.path, "go")
+    for round_ in range(10):
+        storage = os.path.join(project.path, f"storage-{round_}")
+        children = [
+            subprocess.Popen([sys.executable, "-c", code, storage], cwd=project.path, stderr=subprocess.PIPE, text=True)
+            for code in (FIRST_READER, FIRST_READER, FIRST_WRITER)
+        ]
+        time.sleep(0.3)  # all are polling for "go"
+        open(go, "w").close()
+        outcomes = [(child.wait(timeout=60), child.stderr.read()) for child in children]
+        os.unlink(go)
+        assert outcomes == [(0, "")] * 3, f"round {round_}: {outcomes}"
+        with sqlite3.connect(os.path.join(storage, "index.sqlite")) as db:  # as the processes left it
+            assert db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0] == 3

@@ -53,15 +53,18 @@ class Filesystem(Storage):
         if index is None or not index.is_current():  # (re)open, also after the file was deleted or replaced
             if index is not None:
                 index.close()
-            index = Index(os.path.join(self.root, "index.sqlite"))
+            index = self._open_index()
             if not index.exists():
                 self._check_writable()
-                index.remove_stale_journal()
+                index.create()
             if not index.is_built():
                 index.rebuild(self._index_entries(), if_needed=True)
             self.__dict__["_index"] = index
             self._recover_dead_commits()
         return index
+
+    def _open_index(self) -> Index:
+        return Index(os.path.join(self.root, "index.sqlite"), os.path.join(self.root, ".locks", "index.lock"))
 
     def __repr__(self):
         return f"Filesystem({self.root!r})"
@@ -252,8 +255,8 @@ class Filesystem(Storage):
             if index is not None:
                 index.close()
             self._check_writable()
-            index = self.__dict__["_index"] = Index(os.path.join(self.root, "index.sqlite"))
-            index.remove_stale_journal()
+            index = self.__dict__["_index"] = self._open_index()
+            index.create()
         count = index.rebuild(self._index_entries(), progress, replace_unreadable=True)
         self._recover_dead_commits()
         return count

@@ -108,8 +108,9 @@ def _is_damage(error: BaseException) -> bool:
 
 
 class Index:
-    def __init__(self, path: str):
+    def __init__(self, path: str, lock_path: str | None = None):
         self.path = path
+        self.lock_path = lock_path  # serializes creating the file (see `create()`)
         self._db = None
         self._pid = None
         self._inode = None  # of the file the connection has open
@@ -164,11 +165,36 @@ class Index:
     def __getstate__(self):
         return {"path": self.path, "_db": None, "_pid": None, "_inode": None}
 
-    def remove_stale_journal(self) -> None:
-        """Drop the WAL files of an index whose database file is gone; they would corrupt a new one."""
-        if not self.exists():
-            for suffix in ("-wal", "-shm"):
-                _remove(self.path + suffix)
+    @contextlib.contextmanager
+    def _creating(self):
+        """Held while the file is created or replaced, by every process that does so.
+
+        Creating drops the WAL files a deleted index left (they would corrupt the new one);
+        unlocked, a process could drop the WAL of an index another process has just
+        created, whose commits would then go to a deleted file.
+        """
+        if self.lock_path is None:
+            yield
+            return
+        from machinable.storage.claim import Claim
+
+        lock = Claim(self.lock_path)
+        lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def create(self) -> None:
+        """Create the file (empty tables, not yet built) unless it exists."""
+        with self._creating():
+            if not self.exists():
+                self._remove_stale_journal()
+                self.db
+
+    def _remove_stale_journal(self) -> None:
+        for suffix in ("-wal", "-shm"):
+            _remove(self.path + suffix)
 
     def exists(self) -> bool:
         return os.path.exists(self.path)
@@ -237,8 +263,10 @@ class Index:
                     raise
                 raise StorageError(f"Cannot rebuild the index {self.path}: {e}.") from e
         self.close()
-        _remove(self.path)
-        self.remove_stale_journal()
+        with self._creating():
+            _remove(self.path)
+            self._remove_stale_journal()
+            self.db
         return self.rebuild(entries, progress, if_needed=if_needed)
 
     # --- reading ------------------------------------------------------------------
