@@ -164,6 +164,7 @@ def test_heartbeat_is_written_while_running(project, monkeypatch):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     try:
+        wait_for(lambda: os.path.exists(os.path.join(project.path, "executions.log")), child=child)  # it runs
         wait_for(lambda: get("slow", {"seconds": 3}).is_active(), child=child)
         experiment = get("slow", {"seconds": 3})
         first = experiment.heartbeat_at()
