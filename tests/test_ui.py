@@ -513,7 +513,8 @@ def test_failed_experiment_shows_its_error(page, world):
     assert page.text_content("#failure") == "RuntimeError: the simulation diverged"
     events = attributes(page, "#timeline li", "data-event")
     assert events[:2] == ["created", "started"] and "failed" in events and "finished" not in events
-    page.wait_for_function("(document.querySelector('#output-log')?.textContent || '').includes('Traceback')")
+    # a function, not an expression: polling an expression needs eval(), which the page's CSP forbids
+    page.wait_for_function("() => (document.querySelector('#output-log')?.textContent || '').includes('Traceback')")
     assert "about to fail" in page.text_content("#output-log")
     assert page.text_content("#config").endswith("No configuration.")
 
