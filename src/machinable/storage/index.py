@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import time
 
 from machinable.errors import IndexCorrupt, StorageError
 from machinable.storage.files import probe_writable
@@ -80,6 +81,25 @@ def _remove(path: str) -> None:
         pass
 
 
+def _while_locked(statement, timeout: float = 30.0):
+    """Run `statement()`, retrying while SQLite says "database is locked".
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite reports another
+    process's connection (opening the same new index at the same moment) as locked at
+    once instead of waiting for the busy timeout.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            return statement()
+        except sqlite3.OperationalError as e:
+            if "database is locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
 @contextlib.contextmanager
 def _write(db):
     """A write transaction that takes the database's write lock up front."""
@@ -129,9 +149,9 @@ class Index:
     def _connect(self, path: str) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            _while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
             db.execute("PRAGMA synchronous=NORMAL")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
+            version = _while_locked(lambda: db.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise NewerIndex(
                     f"The index {path} has schema version {version}, newer than this machinable "
