@@ -14,7 +14,7 @@ class Collection(list):
 
     def pluck(self, key: str) -> list:
         """The value of `key` (dotted paths into nested dicts/attributes allowed) of each item."""
-        return [_lookup(item, key) for item in self]
+        return [lookup(item, key) for item in self]
 
     def first(self, default=None):
         return self[0] if self else default
@@ -36,7 +36,8 @@ class Collection(list):
         return tables.render(self.rows(), title)
 
 
-def _lookup(item, key: str):
+def lookup(item, key: str):
+    """The value at a dotted `key` through nested mappings and attributes (KeyError/AttributeError if missing)."""
     value = item
     for part in key.split("."):
         value = value[part] if isinstance(value, Mapping) else getattr(value, part)

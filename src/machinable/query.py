@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from machinable.collection import Collection
+from machinable.collection import Collection, lookup
 from machinable.storage import Storage
 
 STATUSES = ("committed", "running", "finished", "failed", "died")
@@ -39,11 +39,10 @@ def find(module: str | None = None, *, where: dict | None = None, status: str | 
 def _satisfies(config: dict, predicates: dict) -> bool:
     """Whether each predicate holds for the value at its dotted key (a missing key fails)."""
     for key, predicate in predicates.items():
-        value = config
-        for part in key.split("."):
-            if not isinstance(value, dict) or part not in value:
-                return False
-            value = value[part]
+        try:
+            value = lookup(config, key)
+        except (KeyError, AttributeError):
+            return False
         if not predicate(value):
             return False
     return True

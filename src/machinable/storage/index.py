@@ -15,6 +15,7 @@ import sqlite3
 import time
 
 from machinable.errors import IndexCorrupt, StorageError
+from machinable.storage.claim import Claim
 from machinable.storage.files import probe_writable
 
 SCHEMA_VERSION = 1
@@ -196,8 +197,6 @@ class Index:
         if self.lock_path is None:
             yield
             return
-        from machinable.storage.claim import Claim
-
         lock = Claim(self.lock_path)
         lock.acquire()
         try:
