@@ -445,12 +445,16 @@ class Experiment(Element):
             local.add(self)
         return self
 
-    def __call__(self, execution=None) -> None:
+    def __call__(self, execution=None) -> BaseException | None:
         """Execute in this process (executions call this, possibly in another process).
 
         Exactly once: the experiment's claim file is taken first; while another live
         process holds it we wait, and afterwards find the experiment finished.
         `execution` is recorded as running it (default: the one it was queued in, else local).
+
+        A failure (an exception or `sys.exit()` in its code) is stored. If an execution
+        runs the experiment, the `ExecutionFailed` is returned for the execution to report,
+        so a loop or pool over many experiments runs them all; called on its own, it is raised.
         """
         if execution is not None:
             self._execution = execution
@@ -459,12 +463,15 @@ class Experiment(Element):
         claim.acquire(on_wait=self._report_waiting)
         try:
             if self.is_finished():
-                return
-            self._execute(claim)
+                return None
+            failure = self._execute(claim)
         finally:
             claim.release()
             for record in self._records.values():
                 record.close()
+        if failure is not None and self._execution is None:
+            raise failure
+        return failure
 
     def to_dispatch_code(self, inline: bool = False) -> str:
         """Python code that executes this committed experiment in a fresh interpreter.
@@ -486,7 +493,8 @@ class Experiment(Element):
             "from machinable import Execution, Experiment, Project, get\n\n"
             f"with Project({self._project!r}), get({storage.module!r}, {storage.portable_config()!r}):\n"
             f"    experiment = Experiment.find_by_id({self.experiment_id!r})\n"
-            f"    {call}\n"
+            f"    if {call} is not None:\n"
+            "        raise SystemExit(1)  # it failed: stored with its traceback, printed above\n"
         )
         if inline:
             return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
@@ -496,7 +504,7 @@ class Experiment(Element):
         where = f"process {holder['pid']} on {holder['host']}" if holder else "another process"
         print(f"machinable: {self} is being executed by {where}; waiting for it to finish.", file=sys.stderr)
 
-    def _execute(self, claim: Claim) -> None:
+    def _execute(self, claim: Claim) -> ExecutionFailed | None:
         from machinable.execution.local import Local
         from machinable.output import captured
 
@@ -513,7 +521,7 @@ class Experiment(Element):
                 self.on_seeding()
                 self.on_execute()
                 self.on_success()
-            except BaseException as error:
+            except (Exception, SystemExit) as error:
                 now = time.time()
                 trace = traceback.format_exc()
                 print(trace, file=sys.stderr, end="")
@@ -522,15 +530,16 @@ class Experiment(Element):
                 write_json(self._file(STATUS), failed)
                 self.on_failure(error)
                 self.on_finish(False)
-                if not isinstance(error, Exception):
-                    raise
-                raise ExecutionFailed(
+                failure = ExecutionFailed(
                     f"{self} failed: {type(error).__name__}: {error}. The traceback is in "
                     f"{self._file('output.log')}; launch() again resumes it with the same seed."
-                ) from error
+                )
+                failure.__cause__ = error
+                return failure
             now = time.time()
             write_json(self._file(STATUS), {**status, "finished_at": now, "heartbeat_at": now})
             self.on_finish(True)
+            return None
 
     # --- events (override these) ------------------------------------------------------
 

@@ -96,7 +96,9 @@ class Execution(Element):
             self.on_dispatch_experiment(experiment)
 
     def on_dispatch_experiment(self, experiment) -> None:
-        experiment()
+        failure = experiment()
+        if failure is not None:
+            raise failure
 
     def on_after_dispatch(self) -> None:
         """Called after `on_dispatch()` returned."""

@@ -42,7 +42,9 @@ _one_experiment_at_a_time = threading.Lock()
 def run_experiment(experiment) -> None:
     """The Dask task: execute `experiment` in the worker process."""
     with _one_experiment_at_a_time:
-        experiment()
+        failure = experiment()
+    if failure is not None:
+        raise failure
 
 
 def import_distributed():

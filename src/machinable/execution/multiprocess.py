@@ -10,10 +10,9 @@ from machinable.progress import track
 def run_experiment(experiment) -> BaseException | None:
     """Run it in a worker; its exception is returned, so the other experiments keep running."""
     try:
-        experiment()
+        return experiment()
     except Exception as error:
         return error
-    return None
 
 
 class Multiprocess(Execution):
