@@ -29,6 +29,10 @@ class ExecutionFailed(MachinableError, RuntimeError):
     """An experiment raised during execution; the cause is chained."""
 
 
+class ClaimLost(ExecutionFailed):
+    """Another process took this run's claim over (it was paused or cut off too long): it stops writing."""
+
+
 class StorageError(MachinableError, OSError):
     """Storage cannot be read or written (permissions, disk full, ...)."""
 

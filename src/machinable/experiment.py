@@ -7,23 +7,18 @@ import random
 import shlex
 import sys
 import time
-import traceback
 
 from machinable import context, ids
 from machinable.config import deep_merge
 from machinable.element import Element
-from machinable.errors import ExecutionFailed, ModuleNotFound, StateError, StorageError, UntrustedData, ValidationError
+from machinable.errors import ModuleNotFound, StateError, StorageError, UntrustedData, ValidationError
 from machinable.identity import Request, keys_hash, keys_of
 from machinable.project import Project
-from machinable.records import Record, Records
+from machinable.records import Record, Records, segment, segments
+from machinable.run import CLAIM, STATUS, run
 from machinable.storage import Storage
-from machinable.storage.claim import Claim, Heartbeat
-from machinable.storage.files import (
-    data_format, decode_data, encode_data, read_json, remove_temporaries, safe_join, write_atomic, write_json,
-)
-
-STATUS = "status.json"
-CLAIM = "claim.json"
+from machinable.storage.claim import Claim
+from machinable.storage.files import data_format, decode_data, encode_data, read_json, safe_join, write_atomic
 
 
 class Experiment(Element):
@@ -50,6 +45,7 @@ class Experiment(Element):
         self._reuse = False
         self._execution = None
         self._records: dict = {}
+        self._attempt = None  # the run.Attempt while this process runs it
 
     # --- retrieval --------------------------------------------------------------------
 
@@ -212,12 +208,19 @@ class Experiment(Element):
         ext = data_format(name)
         path = self.local_directory("data", name)
         raw = encode_data(ext, obj)
+        check = self._check()
+        if check is not None:
+            check()
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         except OSError as e:
             raise StorageError(f"Cannot store {name!r}: {e.strerror}: {e.filename} (a file where a directory is needed?).") from e
-        write_atomic(path, raw)
+        write_atomic(path, raw, check)
         return path
+
+    def _check(self):
+        """The fence of the attempt this process runs (None outside a run): raises ClaimLost once it was taken over."""
+        return self._attempt.check if self._attempt is not None else None
 
     def load_data(self, name: str, default=None, *, trust: bool = False):
         """Load `data/<name>`, or `default` if there is none.
@@ -246,11 +249,15 @@ class Experiment(Element):
         """The row-writer of `scope`: set values, then `save()` appends the row."""
         record = self._records.get(scope)
         if record is None:
-            record = self._records[scope] = Record(self.local_directory("records", scope + ".jsonl"))
+            attempt = self._attempt
+            path = self.local_directory(segment("records", scope, attempt.number if attempt else None))
+            record = self._records[scope] = Record(path, self._check())
         return record
 
     def records(self, scope: str = "default") -> Records:
-        return Records.read(self.local_directory("records", scope + ".jsonl"))
+        """The saved rows of `scope`, of every attempt in order."""
+        self.local_directory("records", scope + ".jsonl")  # refuses a scope that leaves the directory
+        return Records.read(*segments(self.local_directory("records"), scope))
 
     # --- status -----------------------------------------------------------------------
 
@@ -451,24 +458,19 @@ class Experiment(Element):
         Exactly once: the experiment's claim file is taken first; while another live
         process holds it we wait, and afterwards find the experiment finished.
         `execution` is recorded as running it (default: the one it was queued in, else local).
+        The protocol (claim, heartbeat, fencing, output, status) is `machinable.run`.
 
         A failure (an exception or `sys.exit()` in its code) is stored. If an execution
         runs the experiment, the `ExecutionFailed` is returned for the execution to report,
         so a loop or pool over many experiments runs them all; called on its own, it is raised.
+        `ClaimLost` is raised when another process took this run over.
         """
         if execution is not None:
             self._execution = execution
         self.commit()
-        claim = self._claim()
-        claim.acquire(on_wait=self._report_waiting)
-        try:
-            if self.is_finished():
-                return None
-            failure = self._execute(claim)
-        finally:
-            claim.release()
-            for record in self._records.values():
-                record.close()
+        from machinable.execution.local import Local
+
+        failure = run(self, self._execution or Local())
         if failure is not None and self._execution is None:
             raise failure
         return failure
@@ -499,47 +501,6 @@ class Experiment(Element):
         if inline:
             return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
         return code
-
-    def _report_waiting(self, holder: dict | None) -> None:
-        where = f"process {holder['pid']} on {holder['host']}" if holder else "another process"
-        print(f"machinable: {self} is being executed by {where}; waiting for it to finish.", file=sys.stderr)
-
-    def _execute(self, claim: Claim) -> ExecutionFailed | None:
-        from machinable.execution.local import Local
-        from machinable.output import captured
-
-        execution = self._execution or Local()
-        previous = self._status()
-        for directory in (self.local_directory(), self._file("executions")):
-            remove_temporaries(directory)  # of a killed run; only the claim's holder writes there
-        started = time.time()
-        status = {"started_at": started, "execution": execution.write_record(self, started)}
-        if previous:
-            status["resumed_from"] = previous
-        with Heartbeat(claim), captured(self._file("output.log")):
-            try:
-                self.on_seeding()
-                self.on_execute()
-                self.on_success()
-            except (Exception, SystemExit) as error:
-                now = time.time()
-                trace = traceback.format_exc()
-                print(trace, file=sys.stderr, end="")
-                failed = {**status, "failed_at": now, "heartbeat_at": now}
-                failed["error"] = {"type": type(error).__name__, "message": str(error), "traceback": trace}
-                write_json(self._file(STATUS), failed)
-                self.on_failure(error)
-                self.on_finish(False)
-                failure = ExecutionFailed(
-                    f"{self} failed: {type(error).__name__}: {error}. The traceback is in "
-                    f"{self._file('output.log')}; launch() again resumes it with the same seed."
-                )
-                failure.__cause__ = error
-                return failure
-            now = time.time()
-            write_json(self._file(STATUS), {**status, "finished_at": now, "heartbeat_at": now})
-            self.on_finish(True)
-            return None
 
     # --- events (override these) ------------------------------------------------------
 
@@ -601,6 +562,7 @@ class Experiment(Element):
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_records"] = {}
+        state["_attempt"] = None
         return state
 
     def __reduce_ex__(self, protocol):

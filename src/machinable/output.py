@@ -1,4 +1,10 @@
-"""Tee the output of a running experiment to the terminal and to its `output.log`."""
+"""Tee the output of a running experiment to the terminal and to its `output.log`.
+
+The log is what is kept, so it is written first and completely. The terminal is a
+courtesy: once writing to it fails (a closed pipe as in `... | head -1`, a full disk
+behind a redirection), output goes on to the log only, and the experiment's outcome
+is what its code did.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +16,46 @@ class _Tee:
     def __init__(self, stream, log):
         self._stream = stream
         self._log = log
+        self._broken = False
 
     def write(self, text):
         self._log.write(text)
-        return self._stream.write(text)
+        if not self._broken:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError):  # EPIPE, ENOSPC, or the stream was closed
+                self._broken = True
+        return len(text)
 
     def flush(self):
         self._log.flush()
-        self._stream.flush()
+        if not self._broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._broken = True
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
 
 
 class _LazyLog:
-    """Creates the log file on the first write, so silent runs cost no file."""
+    """Creates the log file on the first write, so silent runs cost no file.
 
-    def __init__(self, path):
+    `check()` (the run's fence) is called before every write: a run that was taken
+    over adds nothing to the log of the run that took over.
+    """
+
+    def __init__(self, path, check=None):
         self.path = path
+        self._check = check
         self._file = None
 
     def write(self, text):
+        if self._check is not None:
+            self._check()
         if self._file is None:
-            self._file = open(self.path, "a", buffering=1, encoding="utf-8")
+            self._file = open(self.path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
         self._file.write(text)
 
     def flush(self):
@@ -45,8 +68,8 @@ class _LazyLog:
 
 
 @contextlib.contextmanager
-def captured(path: str):
-    log = _LazyLog(path)
+def captured(path: str, check=None):
+    log = _LazyLog(path, check)
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Tee(stdout, log), _Tee(stderr, log)
     try:

@@ -33,15 +33,18 @@ class Record:
     crash) and the file is cut to its rows by `close()`; a killed writer leaves the
     reserved tail as NUL bytes, which readers and the next writer skip. A row cut short
     is ended with a newline before the next row, so it cannot swallow that row too.
-    One process writes a scope at a time (the running experiment holds its claim).
+    One process writes a file at a time: each attempt of a run has its own segment (see
+    `segment()`) and `check` (the attempt's fence) is called before every row, so an
+    attempt that was taken over can neither add rows nor touch the newer attempt's.
     """
 
-    __slots__ = ("path", "_fd", "_map", "_window", "_offset", "_row")
+    __slots__ = ("path", "_check", "_fd", "_map", "_window", "_offset", "_row")
 
     CHUNK = 1 << 20
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, check=None):
         self.path = path
+        self._check = check
         self._fd = None
         self._map = None
         self._window = 0  # file offset of the mapped window
@@ -58,6 +61,8 @@ class Record:
         self._row.update(values, **more)
 
     def save(self, **values) -> dict:
+        if self._check is not None:
+            self._check()
         row = self._row
         if values:
             row.update(values)
@@ -109,14 +114,15 @@ class Record:
                     ) from e
         self._map = mmap.mmap(self._fd, length, offset=self._window)
 
-    def close(self) -> None:
-        """Release the file, cut to its rows."""
+    def close(self, cut: bool = True) -> None:
+        """Release the file, cut to its rows (unless `cut` is False: then it is left as it is)."""
         if self._map is not None:
             self._map.close()
             self._map = None
         if self._fd is not None:
             try:
-                os.ftruncate(self._fd, self._offset)
+                if cut:
+                    os.ftruncate(self._fd, self._offset)
             finally:
                 os.close(self._fd)
                 self._fd = None
@@ -137,20 +143,55 @@ def _end_of_rows(fd: int) -> int:
     return 0
 
 
+def segment(directory: str, scope: str, attempt: int | None = None) -> str:
+    """The file that attempt number `attempt` of a run writes `scope`'s rows to.
+
+    The first attempt (and writing outside a run) uses `<scope>.jsonl`, attempt N uses
+    `<scope>.jsonl.N`: no two attempts share a file, and no scope's name can clash with
+    another scope's segment.
+    """
+    name = f"{scope}.jsonl" if attempt in (None, 1) else f"{scope}.jsonl.{attempt}"
+    return os.path.join(directory, name)
+
+
+def segments(directory: str, scope: str) -> list[str]:
+    """The existing segment files of `scope`, in the order of their attempts."""
+    base = segment(directory, scope)
+    folder, stem = os.path.split(base)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    suffixes = (name[len(stem) + 1 :] for name in names if name.startswith(stem + "."))
+    attempts = sorted(int(suffix) for suffix in suffixes if suffix.isdigit())
+    return ([base] if stem in names else []) + [segment(directory, scope, attempt) for attempt in attempts]
+
+
+def scope_of(name: str) -> str | None:
+    """The scope a segment file name belongs to, None for other files."""
+    stem, dot, attempt = name.rpartition(".")
+    if name.endswith(".jsonl"):
+        return name[: -len(".jsonl")]
+    if dot and attempt.isdigit() and stem.endswith(".jsonl"):
+        return stem[: -len(".jsonl")]
+    return None
+
+
 class Records(Collection):
-    """The saved rows of one scope."""
+    """The saved rows of one scope, from every attempt's segment in order."""
 
     @classmethod
-    def read(cls, path: str) -> "Records":
-        try:
-            with open(path, "rb") as f:
-                lines = f.read().rstrip(b"\0").splitlines()  # NULs: space reserved by a running or killed writer
-        except FileNotFoundError:
-            return cls()
+    def read(cls, *paths: str) -> "Records":
         rows = cls()
-        for line in lines:
+        for path in paths:
             try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut short by a crash mid-write is not a saved row
+                with open(path, "rb") as f:
+                    lines = f.read().rstrip(b"\0").splitlines()  # NULs: space reserved by a running or killed writer
+            except FileNotFoundError:
+                continue
+            for line in lines:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    continue  # a line cut short by a crash mid-write is not a saved row
         return rows

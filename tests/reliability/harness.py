@@ -191,6 +191,19 @@ def read_rows(path: str) -> tuple[list, int]:
     return rows, torn
 
 
+def scope_rows(records: str, scope: str) -> list:
+    """The rows of `scope` in a records directory: `<scope>.jsonl`, then each later attempt's
+    segment `<scope>.jsonl.<attempt>` in the order of the attempts."""
+    try:
+        names = os.listdir(records)
+    except FileNotFoundError:
+        return []
+    base = scope + ".jsonl"
+    attempts = sorted(int(n[len(base) + 1 :]) for n in names if n.startswith(base + ".") and n[len(base) + 1 :].isdigit())
+    paths = [base] * (base in names) + [f"{base}.{attempt}" for attempt in attempts]
+    return [row for path in paths for row in read_rows(os.path.join(records, path))[0]]
+
+
 def load_json(path: str, what: str):
     with open(path, "rb") as f:
         raw = f.read()
@@ -254,7 +267,7 @@ def check_files(storage: str) -> dict:
             elif name.endswith(".json"):
                 load_json(path, "file")
                 stats["json files"] += 1
-            elif name.endswith(".jsonl"):
+            elif name.endswith(".jsonl") or re.search(r"\.jsonl\.\d+$", name):
                 stats["torn record lines"] += read_rows(path)[1]
     return stats
 
@@ -323,12 +336,12 @@ def verify(storage: str, state: dict, final: bool = False) -> collections.Counte
         status = load_json(os.path.join(path, "status.json"), "status") if os.path.exists(os.path.join(path, "status.json")) else {}
         claim = os.path.join(path, "claim.json")
         assert not Claim(claim).is_held(), f"a dead run reads as running: {claim}; {REPRODUCE}"
-        rows, _ = read_rows(os.path.join(path, "records", "default.jsonl"))
+        rows = scope_rows(os.path.join(path, "records"), "default")
         steps = [row["step"] for row in rows]
         assert steps == list(range(len(steps))), f"records of {experiment_id} are {steps}; {REPRODUCE}"
         draws = {row["draw"] for row in rows}
         assert draws <= {random.Random(meta["seed"]).random()}, f"{experiment_id} ran with another seed; {REPRODUCE}"
-        extra = [row["i"] for row in read_rows(os.path.join(path, "records", "extra.jsonl"))[0]]
+        extra = [row["i"] for row in scope_rows(os.path.join(path, "records"), "extra")]
         assert extra == list(range(len(extra))), f"extra records of {experiment_id} are {extra}; {REPRODUCE}"
         if "finished_at" in status:
             assert len(rows) == config["rows"], f"{experiment_id} finished with {len(rows)} rows; {REPRODUCE}"
@@ -349,8 +362,8 @@ def verify(storage: str, state: dict, final: bool = False) -> collections.Counte
         assert experiment_id in experiments, f"committed experiment {experiment_id} is gone; {REPRODUCE}"
     for (experiment_id, scope), steps in acks.records.items():
         key = "step" if scope == "default" else "i"
-        path = os.path.join(storage, experiments[experiment_id][0], "records", scope + ".jsonl")
-        saved = {row[key] for row in read_rows(path)[0]}
+        path = os.path.join(storage, experiments[experiment_id][0], "records")
+        saved = {row[key] for row in scope_rows(path, scope)}
         assert steps <= saved, f"saved records lost from {path}: {sorted(steps - saved)}; {REPRODUCE}"
     for experiment_id, version in acks.data.items():
         blob = load_json(os.path.join(storage, experiments[experiment_id][0], "data", "blob.json"), "data")

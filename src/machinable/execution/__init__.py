@@ -116,10 +116,12 @@ class Execution(Element):
 
     # --- the stored record ------------------------------------------------------------
 
-    def write_record(self, experiment, started_at: float) -> str:
+    def write_record(self, experiment, started_at: float, attempt: dict | None = None, check=None) -> str:
         """Store this execution with `experiment` (host, code version, packages, resources).
 
-        Returns the record's file name in `executions/`; its existence marks the start.
+        `attempt` describes the run's attempt (number, whose claim it took over) and
+        `check` is its fence. Returns the record's file name in `executions/`; its
+        existence marks the start.
         """
         self.host = environment.host()
         record = {
@@ -131,12 +133,13 @@ class Execution(Element):
             "config": self.config.to_dict(),
             "resources": self.compute_resources(experiment),
             "host": self.host,
+            "attempt": attempt,
         }
         directory = experiment.local_directory("executions", create=True)
         name = f"{started_at:.6f}-{self.nickname}.json"
         # the environment part is large and the same for every run of this process: encoded once
         text = readable_json(record, *environment.encoded(experiment._project))
-        write_atomic(os.path.join(directory, name), text.encode())
+        write_atomic(os.path.join(directory, name), text.encode(), check)
         return name
 
     def portable_record(self) -> dict:

@@ -1,11 +1,22 @@
 """Exclusive claims on a path that work across processes and hosts sharing a filesystem.
 
-A claim is a small JSON file holding the owner's host, pid, process start time and a
-random token, created with O_CREAT|O_EXCL (atomic on local disks and NFSv3+). The
-owner's heartbeat is the file's mtime. A claim is
-taken over when its owner is gone: its pid no longer runs on this host, or its heartbeat
-is stale (any host). Breaking a stale claim is itself serialised by a short-lived
+A claim is a small JSON file holding the owner's host, pid, process start time, a
+random token and the owner's heartbeat interval and stale window, created with
+O_CREAT|O_EXCL (atomic on local disks and NFSv3+). The owner's heartbeat is the file's
+mtime. Every process judges a claim by the settings stored in it, not by its own.
+
+A claim is taken over when its owner is gone. On the owner's host that is decided by
+its process: gone (or a zombie) means gone; running means alive even if its heartbeat
+is stale (a long C call can starve the heartbeat thread of the GIL); stopped (Ctrl-Z,
+SIGSTOP, `scontrol suspend`) means gone once its heartbeat is stale. From another host
+only the heartbeat tells. Breaking a stale claim is itself serialised by a short-lived
 `<path>.break` claim, so two processes can never both break and re-create it.
+
+A takeover is fenced: the owner re-reads its claim at every heartbeat, and `check()`
+(called before each write of the owner) re-reads it synchronously whenever the last
+confirmation is older than the owner's lease. The lease is shorter than the stale
+window, so no other process can have taken the claim over while the lease holds; an
+owner that was paused past its stale window finds out before its first write.
 """
 
 from __future__ import annotations
@@ -15,7 +26,8 @@ import os
 import threading
 import time
 
-HOST = os.uname().nodename
+# the host name claims record; set MACHINABLE_HOST where several machines share one name (containers)
+HOST = os.environ.get("MACHINABLE_HOST") or os.uname().nodename
 
 
 def heartbeat_seconds() -> float:
@@ -27,32 +39,40 @@ def stale_after() -> float:
     return float(os.environ.get("MACHINABLE_STALE_SECONDS", str(6 * heartbeat_seconds())))
 
 
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of `pid` (guards against pid reuse), None if not running."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name; None if gone, [] if unreadable."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read().decode(errors="replace")
     except FileNotFoundError:
         return None
     except OSError:
+        return []
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def process_state(pid: int, start: str | None = None) -> str | None:
+    """The kernel's state letter of `pid` ("R", "S", "D", "T" for stopped, ...), None if it is gone.
+
+    `start` (the process start time recorded in the claim) guards against pid reuse.
+    "?" for a live process whose state cannot be read (no /proc).
+    """
+    if not os.path.isdir("/proc"):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
         return "?"
-    fields = stat[stat.rfind(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):  # zombie or dead: exited, not yet reaped
-        return None
-    return fields[19]
-
-
-def pid_alive(pid: int, start: str | None = None) -> bool:
-    if os.path.isdir("/proc"):
-        current = process_start(pid)
-        return current is not None and (start is None or current == "?" or current == start)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    fields = _proc_stat(pid)
+    if fields is None or (fields and fields[0] in ("Z", "X")):
+        return None  # exited (a zombie is not yet reaped)
+    if not fields:
+        return "?"
+    if start not in (None, "?") and fields[19] != start:
+        return None  # the pid was reused by another process
+    return fields[0]
 
 
 WRITE_GRACE = 2.0  # seconds a claim file may stay empty while its owner writes it
@@ -64,8 +84,21 @@ def owner_info() -> dict:
     global _OWN_START
     pid = os.getpid()
     if _OWN_START is None or _OWN_START[0] != pid:
-        _OWN_START = (pid, process_start(pid))
-    return {"host": HOST, "pid": pid, "start": _OWN_START[1], "token": os.urandom(8).hex(), "since": time.time()}
+        fields = _proc_stat(pid)
+        _OWN_START = (pid, fields[19] if fields else None)
+    return {
+        "host": HOST, "pid": pid, "start": _OWN_START[1], "token": os.urandom(8).hex(), "since": time.time(),
+        "heartbeat": heartbeat_seconds(), "stale": stale_after(),
+    }
+
+
+def lease(info: dict) -> float:
+    """How long after confirming its claim the owner may write without confirming again.
+
+    Half the stale window (at most two heartbeats): a taker waits the whole window
+    after the owner's last touch, so the rest is margin for clocks and slow reads.
+    """
+    return min(2 * info["heartbeat"], info["stale"] / 2)
 
 
 class Claim:
@@ -74,6 +107,9 @@ class Claim:
     `data` is stored in the claim file for whoever finds it later; `on_break(info)` is
     called with a dead owner's info before its claim is removed, to finish or undo what
     the owner left half done (called again by the next taker if that one dies too).
+    After `acquire()`, `took_over` is the info of the owner whose claim was broken for
+    it (None if the claim was free), and `lost` the info of whoever holds it once it
+    was taken over from us ({} if the file is gone).
     """
 
     def __init__(self, path: str, data: dict | None = None, on_break=None):
@@ -81,6 +117,10 @@ class Claim:
         self.data = data
         self.on_break = on_break
         self.token: str | None = None
+        self.info: dict | None = None
+        self.took_over: dict | None = None
+        self.lost: dict | None = None
+        self.confirmed = 0.0  # time.monotonic() of the last confirmation of ownership
 
     # --- reading ------------------------------------------------------------------
 
@@ -89,23 +129,30 @@ class Claim:
         try:
             with open(self.path, "rb") as f:
                 raw = f.read()
-            mtime = os.stat(self.path).st_mtime
+                mtime = os.fstat(f.fileno()).st_mtime
         except FileNotFoundError:
             return None
         try:
-            return json.loads(raw), mtime
+            info = json.loads(raw)
         except ValueError:
             return None, mtime
+        return (info if isinstance(info, dict) else None), mtime
 
     @staticmethod
     def alive(holder: tuple[dict | None, float]) -> bool:
+        """Whether the owner may still be working (see the module's docstring)."""
         info, heartbeat = holder
         age = time.time() - heartbeat
-        if age > stale_after() or (info is None and age > WRITE_GRACE):
-            return False
-        if info and info.get("host") == HOST:
-            return pid_alive(info["pid"], info.get("start"))
-        return True
+        if info is None:
+            return age <= WRITE_GRACE
+        if info.get("host") == HOST and isinstance(info.get("pid"), int):
+            state = process_state(info["pid"], info.get("start"))
+            if state is None:
+                return False
+            if state not in ("T", "t"):
+                return True
+        stale = info.get("stale")
+        return age <= (stale if isinstance(stale, (int, float)) else stale_after())
 
     def is_held(self) -> bool:
         holder = self.holder()
@@ -119,10 +166,13 @@ class Claim:
             if self.data is not None:
                 info["data"] = self.data
             if self._create(json.dumps(info).encode()):
-                self.token = info["token"]
+                self.token, self.info, self.lost = info["token"], info, None
+                self.confirmed = time.monotonic()
                 return True
-            if not self.break_if_stale():
+            broken = self.break_if_stale()
+            if broken is None:
                 return False
+            self.took_over = broken or None
         return False
 
     def _create(self, raw: bytes) -> bool:
@@ -144,6 +194,7 @@ class Claim:
     def acquire(self, on_wait=None, poll: float = 0.02, max_poll: float = 0.5) -> None:
         """Block until acquired; `on_wait(holder_info)` is called once if we have to wait."""
         waited = False
+        self.took_over = None
         while not self.try_acquire():
             if not waited and on_wait is not None:
                 holder = self.holder()
@@ -152,28 +203,32 @@ class Claim:
             time.sleep(poll)
             poll = min(poll * 1.5, max_poll)
 
-    def break_if_stale(self) -> bool:
-        """Remove the claim if its owner is gone (after `on_break`); True if it is free now."""
+    def break_if_stale(self) -> dict | None:
+        """Remove the claim if its owner is gone (after `on_break`).
+
+        Returns None if it is still held, else the info of the owner whose claim was
+        removed ({} if there was none to remove): it is free now.
+        """
         holder = self.holder()
         if holder is None:
-            return True  # released meanwhile: try again
+            return {}  # released meanwhile: try again
         if self.alive(holder):
-            return False
+            return None
         breaker = Claim(self.path + ".break")
         if not breaker.try_acquire():
-            return False
+            return None
         try:
             holder_now = self.holder()
             if holder_now is None:
-                return True
+                return {}
             if self.alive(holder_now) or _token(holder_now) != _token(holder):
-                return False
+                return None
             if self.on_break is not None:
                 self.on_break(holder_now[0])
             os.unlink(self.path)
-            return True
+            return holder_now[0] or {}
         except FileNotFoundError:
-            return True
+            return {}
         finally:
             breaker.release()
 
@@ -183,12 +238,38 @@ class Claim:
         holder = self.holder()
         return holder is not None and self.token is not None and _token(holder) == self.token
 
-    def heartbeat(self) -> None:
-        if self.owned():
+    def confirm(self) -> bool:
+        """Re-read the claim: touch it if it is still ours, else remember who took it (`lost`).
+
+        A claim file that vanished while our lease holds (nobody may take it over yet) was
+        removed by mistake, e.g. by a superseded owner: it is created again.
+        """
+        if self.token is None or self.lost is not None:
+            return False
+        started = time.monotonic()
+        holder = self.holder()
+        if holder is not None and _token(holder) == self.token:
             os.utime(self.path)
+            self.confirmed = started
+            return True
+        if holder is None and started - self.confirmed < lease(self.info) and self._create(json.dumps(self.info).encode()):
+            self.confirmed = started
+            return True
+        self.lost = (self.holder() or ({}, 0))[0] or {}
+        return False
+
+    def check(self) -> bool:
+        """True while the claim is ours: confirmed within the lease, else confirmed now."""
+        if self.lost is None and time.monotonic() - self.confirmed > lease(self.info):
+            self.confirm()
+        return self.lost is None
+
+    def heartbeat(self) -> None:
+        self.confirm()
 
     def release(self) -> None:
-        if self.token is not None and self.owned():
+        """Remove the claim, unless it was taken over (then it is the new owner's)."""
+        if self.token is not None and self.check():
             try:
                 os.unlink(self.path)
             except FileNotFoundError:
@@ -235,6 +316,8 @@ class _Heartbeats:
                     claim.heartbeat()
                 except OSError:
                     pass
+                if claim.lost is not None:
+                    self.discard(claim)  # taken over: its owner's next write raises ClaimLost
 
 
 _heartbeats = _Heartbeats()

@@ -18,10 +18,12 @@ _temporary_names = itertools.count()
 TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]+\.tmp$")
 
 
-def write_atomic(path: str, data: bytes) -> None:
+def write_atomic(path: str, data: bytes, check=None) -> None:
     """Write via a temporary file in the same directory and rename it into place.
 
     A crash at any point leaves either the old file or the new one, never a mix.
+    `check()` (a run's fence) is called just before the rename: if it raises, the
+    file is left as it was.
     """
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f".{name}.{os.getpid()}.{next(_temporary_names)}.tmp")
@@ -32,6 +34,8 @@ def write_atomic(path: str, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        if check is not None:
+            check()
         os.replace(tmp, path)
     except BaseException as e:
         _remove_quietly(tmp)
@@ -75,8 +79,8 @@ def readable_json(obj: dict, *fragments: str) -> str:
     return "{\n" + ",\n".join([*members, *fragments]) + "\n}\n"
 
 
-def write_json(path: str, obj: dict) -> None:
-    write_atomic(path, readable_json(obj).encode())
+def write_json(path: str, obj: dict, check=None) -> None:
+    write_atomic(path, readable_json(obj).encode(), check)
 
 
 def read_json(path: str, default=...):

@@ -13,6 +13,7 @@ import os
 import re
 
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
+from machinable.records import scope_of
 from machinable.storage.files import TEMPORARY, read_json, safe_join
 
 EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
@@ -74,12 +75,12 @@ def derived_metadata(storage, experiment_id: str) -> list[dict]:
 
 
 def scopes(experiment) -> list[str]:
-    """The record scopes that have a `records/<scope>.jsonl` file, "default" first."""
+    """The record scopes that have a `records/<scope>.jsonl` file (or a later attempt's segment), "default" first."""
     try:
         names = os.listdir(experiment.local_directory("records"))
     except OSError:
         return []
-    found = sorted(name[: -len(".jsonl")] for name in names if name.endswith(".jsonl") and not name.startswith("."))
+    found = sorted({scope_of(name) for name in names if not name.startswith(".")} - {None})
     return sorted(found, key=lambda scope: scope != "default")
 
 

@@ -1,0 +1,151 @@
+"""The run protocol: one attempt of an experiment, executed exactly once and fenced.
+
+`run(experiment, execution)` takes the experiment's claim (waiting while a live
+process holds it), numbers the attempt, records the execution, keeps the heartbeat,
+captures the output and writes the final status.
+
+Fencing: every write of the attempt (record rows, data files, status and execution
+files, the output log) first calls `Attempt.check()`. Once another process took the
+claim over (this one was paused, e.g. by Ctrl-Z or a suspended VM, or cut off from a
+shared filesystem, for longer than its stale window), each write raises `ClaimLost`
+and this attempt writes nothing more. Attempt numbers only grow (one file per number
+in `attempts/`, created exclusively), and each attempt writes its records to its own
+segment, so even a row already in flight cannot touch the rows of the attempt that
+took over.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+
+from machinable.errors import ClaimLost, ExecutionFailed
+from machinable.output import captured
+from machinable.storage.claim import Claim, Heartbeat
+from machinable.storage.files import remove_temporaries, write_json
+
+STATUS = "status.json"
+CLAIM = "claim.json"
+ATTEMPTS = "attempts"
+
+
+class Attempt:
+    """One attempt at running an experiment: its number and the claim that fences its writes."""
+
+    def __init__(self, experiment, claim: Claim, number: int):
+        self.experiment = experiment
+        self.claim = claim
+        self.number = number
+
+    def check(self, confirm: bool = False) -> None:
+        """Raise `ClaimLost` if another process took the claim over; `confirm` re-reads it now."""
+        if confirm:
+            self.claim.confirm()
+        if not self.claim.check():
+            raise ClaimLost(self._lost_message())
+
+    def _lost_message(self) -> str:
+        other = self.claim.lost or {}
+        info = self.claim.info
+        who = f"process {other['pid']} on {other.get('host')}" if "pid" in other else "another process (it has finished since)"
+        return (
+            f"{self.experiment} was taken over by {who} while this process ({info['pid']} on {info['host']}, "
+            f"attempt {self.number}) was paused or cut off for longer than its stale window "
+            f"({info['stale']:g} s). This attempt stops and writes nothing more; the records, data and "
+            "status of the run that took over are the experiment's."
+        )
+
+    def execute(self, execution) -> ExecutionFailed | None:
+        """Run the experiment's events under the heartbeat; store how it ended."""
+        experiment = self.experiment
+        self.check()
+        for directory in (experiment.local_directory(), experiment.local_directory("executions")):
+            remove_temporaries(directory)  # of a killed run; only the claim's holder writes there
+        previous = experiment._status()
+        started = time.time()
+        name = execution.write_record(experiment, started, self.describe(), self.check)
+        status = {"started_at": started, "execution": name, "attempt": self.number}
+        if previous:
+            status["resumed_from"] = previous
+        path = experiment.local_directory(STATUS)
+        with Heartbeat(self.claim), captured(experiment.local_directory("output.log"), self.check):
+            try:
+                experiment.on_seeding()
+                experiment.on_execute()
+                experiment.on_success()
+            except (Exception, SystemExit) as error:
+                if isinstance(error, ClaimLost):
+                    raise
+                self.check(confirm=True)  # a superseded attempt reports nothing: it raises ClaimLost
+                now = time.time()
+                trace = traceback.format_exc()
+                print(trace, file=sys.stderr, end="")
+                failed = {**status, "failed_at": now, "heartbeat_at": now}
+                failed["error"] = {"type": type(error).__name__, "message": str(error), "traceback": trace}
+                write_json(path, failed, self.check)
+                experiment.on_failure(error)
+                experiment.on_finish(False)
+                failure = ExecutionFailed(
+                    f"{experiment} failed: {type(error).__name__}: {error}. The traceback is in "
+                    f"{experiment.local_directory('output.log')}; launch() again resumes it with the same seed."
+                )
+                failure.__cause__ = error
+                return failure
+            self.check(confirm=True)
+            now = time.time()
+            write_json(path, {**status, "finished_at": now, "heartbeat_at": now}, self.check)
+            experiment.on_finish(True)
+        return None
+
+    def describe(self) -> dict:
+        """What the execution record says about this attempt: its number, and whose claim it took over."""
+        attempt = {"number": self.number}
+        if self.claim.took_over:
+            owner = self.claim.took_over
+            attempt["took_over"] = {key: owner.get(key) for key in ("host", "pid", "since", "heartbeat", "stale")}
+        return attempt
+
+
+def next_number(experiment) -> int:
+    """A new attempt number, higher than every earlier one (also those of other hosts)."""
+    directory = experiment.local_directory(ATTEMPTS, create=True)
+    number = max((int(name) for name in os.listdir(directory) if name.isdigit()), default=0) + 1
+    while True:
+        try:
+            os.close(os.open(os.path.join(directory, str(number)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return number
+        except FileExistsError:
+            number += 1
+
+
+def run(experiment, execution) -> ExecutionFailed | None:
+    """Execute `experiment` in this process unless it is finished; its failure is returned.
+
+    Raises ClaimLost if the attempt was taken over, and lets KeyboardInterrupt through
+    (the experiment is left resumable: "died").
+    """
+    claim = Claim(experiment.local_directory(CLAIM))
+    claim.acquire(on_wait=lambda holder: _report_waiting(experiment, holder))
+    _close_records(experiment, cut=True)  # writers opened outside a run write no attempt's segment
+    try:
+        if experiment.is_finished():
+            return None
+        attempt = experiment._attempt = Attempt(experiment, claim, next_number(experiment))
+        return attempt.execute(execution)
+    finally:
+        experiment._attempt = None
+        _close_records(experiment, cut=claim.lost is None)
+        claim.release()
+
+
+def _close_records(experiment, cut: bool) -> None:
+    for record in experiment._records.values():
+        record.close(cut)
+    experiment._records.clear()
+
+
+def _report_waiting(experiment, holder: dict | None) -> None:
+    where = f"process {holder['pid']} on {holder['host']}" if holder and "pid" in holder else "another process"
+    print(f"machinable: {experiment} is being executed by {where}; waiting for it to finish.", file=sys.stderr)
