@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 
 import click
 
@@ -594,8 +595,19 @@ def index_rebuild_command() -> None:
 
 
 def main(argv=None) -> None:
-    """Entry point of `machinable` and `python -m machinable`."""
-    cli.main(args=argv, prog_name="machinable")
+    """Entry point of `machinable` and `python -m machinable`.
+
+    A closed stdout (`machinable get m --launch | head -1`) must not stop a launch: the
+    output that no one reads any more is dropped.
+    """
+    from machinable.output import Terminal
+
+    sys.stdout = terminal = Terminal(sys.stdout)
+    try:
+        cli.main(args=argv, prog_name="machinable")
+    finally:
+        if terminal.broken:  # nothing is left to flush at exit: no "Exception ignored" message
+            os.dup2(os.open(os.devnull, os.O_WRONLY), terminal.stream.fileno())
 
 
 if __name__ == "__main__":  # pragma: no cover

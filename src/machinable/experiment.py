@@ -412,7 +412,11 @@ class Experiment(Element):
 
     @property
     def executions(self) -> list:
-        """Every execution that ran this experiment, oldest first."""
+        """Every execution that ran this experiment, oldest first.
+
+        `execution.superseded` is True for one whose claim a later attempt took over while
+        its process may still have been running (paused, starved, cut off): it was fenced.
+        """
         from machinable.execution import Execution
 
         if not self.is_committed():
@@ -422,7 +426,15 @@ class Experiment(Element):
             names = sorted(os.listdir(directory))
         except FileNotFoundError:
             return []
-        return [Execution.from_record(read_json(os.path.join(directory, name))) for name in names if name.endswith(".json")]
+        executions = [Execution.from_record(read_json(os.path.join(directory, name))) for name in names if name.endswith(".json")]
+        superseded = set()  # claims that a later attempt took over from an owner that may have been running
+        for execution in executions:
+            took_over = (execution.record.get("attempt") or {}).get("took_over") or {}
+            if took_over.get("reason") in ("stopped", "silent"):
+                superseded.add(took_over.get("claim"))
+        for execution in executions:
+            execution.superseded = (execution.record.get("attempt") or {}).get("claim") in superseded - {None}
+        return executions
 
     @property
     def execution(self):

@@ -12,31 +12,44 @@ import contextlib
 import sys
 
 
-class _Tee:
-    def __init__(self, stream, log):
-        self._stream = stream
-        self._log = log
-        self._broken = False
+class Terminal:
+    """A terminal stream that stops receiving output once writing to it fails, instead of raising."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.broken = False
 
     def write(self, text):
-        self._log.write(text)
-        if not self._broken:
+        if not self.broken:
             try:
-                self._stream.write(text)
+                self.stream.write(text)
             except (OSError, ValueError):  # EPIPE, ENOSPC, or the stream was closed
-                self._broken = True
+                self.broken = True
         return len(text)
 
     def flush(self):
-        self._log.flush()
-        if not self._broken:
+        if not self.broken:
             try:
-                self._stream.flush()
+                self.stream.flush()
             except (OSError, ValueError):
-                self._broken = True
+                self.broken = True
 
     def __getattr__(self, name):
-        return getattr(self._stream, name)
+        return getattr(self.stream, name)
+
+
+class _Tee(Terminal):
+    def __init__(self, stream, log):
+        super().__init__(stream)
+        self._log = log
+
+    def write(self, text):
+        self._log.write(text)
+        return super().write(text)
+
+    def flush(self):
+        self._log.flush()
+        super().flush()
 
 
 class _LazyLog:

@@ -16,6 +16,7 @@ took over.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -23,8 +24,8 @@ import traceback
 
 from machinable.errors import ClaimLost, ExecutionFailed
 from machinable.output import captured
-from machinable.storage.claim import Claim, Heartbeat
-from machinable.storage.files import remove_temporaries, write_json
+from machinable.storage.claim import HOST, Claim, Heartbeat, process_state
+from machinable.storage.files import read_json, remove_temporaries, write_json
 
 STATUS = "status.json"
 CLAIM = "claim.json"
@@ -48,8 +49,10 @@ class Attempt:
 
     def _lost_message(self) -> str:
         other = self.claim.lost or {}
+        if "pid" not in other:  # released by now: the attempt after ours says who it was
+            other = read_json(_marker(self.experiment, self.number + 1), default=None) or {}
         info = self.claim.info
-        who = f"process {other['pid']} on {other.get('host')}" if "pid" in other else "another process (it has finished since)"
+        who = f"process {other['pid']} on {other.get('host')}" if "pid" in other else "another process"
         return (
             f"{self.experiment} was taken over by {who} while this process ({info['pid']} on {info['host']}, "
             f"attempt {self.number}) was paused or cut off for longer than its stale window "
@@ -100,24 +103,45 @@ class Attempt:
         return None
 
     def describe(self) -> dict:
-        """What the execution record says about this attempt: its number, and whose claim it took over."""
-        attempt = {"number": self.number}
-        if self.claim.took_over:
-            owner = self.claim.took_over
-            attempt["took_over"] = {key: owner.get(key) for key in ("host", "pid", "since", "heartbeat", "stale")}
+        """What the execution record says about this attempt: its number and claim token, and
+        whose claim it took over: an owner that was `gone` (its process ended on this host),
+        `stopped` (paused on this host) or `silent` (another host, heartbeat stale)."""
+        attempt = {"number": self.number, "claim": self.claim.token}
+        owner = self.claim.took_over
+        if owner:
+            if owner.get("host") != HOST:
+                reason = "silent"
+            elif isinstance(owner.get("pid"), int) and process_state(owner["pid"], owner.get("start")) is not None:
+                reason = "stopped"
+            else:
+                reason = "gone"
+            attempt["took_over"] = {"host": owner.get("host"), "pid": owner.get("pid"), "claim": owner.get("token"), "reason": reason}
         return attempt
 
 
-def next_number(experiment) -> int:
-    """A new attempt number, higher than every earlier one (also those of other hosts)."""
+def next_number(experiment, claim: Claim) -> int:
+    """A new attempt number, higher than every earlier one (also those of other hosts).
+
+    Its file `attempts/<number>` is created exclusively and names the claim's owner.
+    """
     directory = experiment.local_directory(ATTEMPTS, create=True)
     number = max((int(name) for name in os.listdir(directory) if name.isdigit()), default=0) + 1
+    owner = json.dumps({key: claim.info[key] for key in ("host", "pid", "token", "since")}).encode()
     while True:
         try:
-            os.close(os.open(os.path.join(directory, str(number)), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-            return number
+            fd = os.open(_marker(experiment, number), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             number += 1
+            continue
+        try:
+            os.write(fd, owner)
+        finally:
+            os.close(fd)
+        return number
+
+
+def _marker(experiment, number: int) -> str:
+    return os.path.join(experiment.local_directory(ATTEMPTS), str(number))
 
 
 def run(experiment, execution) -> ExecutionFailed | None:
@@ -132,7 +156,7 @@ def run(experiment, execution) -> ExecutionFailed | None:
     try:
         if experiment.is_finished():
             return None
-        attempt = experiment._attempt = Attempt(experiment, claim, next_number(experiment))
+        attempt = experiment._attempt = Attempt(experiment, claim, next_number(experiment, claim))
         return attempt.execute(execution)
     finally:
         experiment._attempt = None

@@ -24,6 +24,8 @@ class Execution(Element):
     #: True for executions whose on_dispatch() returns once the experiments are submitted
     #: (a batch queue), before they start; the never-started warning does not apply.
     asynchronous = False
+    #: set on the executions of `experiment.executions`: a later attempt took this one's claim over
+    superseded = False
 
     def __init__(self, version=None, *, resources: dict | None = None):
         super().__init__(version)
