@@ -502,7 +502,8 @@ def show_command(experiment_id: str, n_records: int, n_lines: int, as_json: bool
             host = execution.host or {}
             where = f"{host.get('user')}@{host.get('hostname')} pid {host.get('pid')}"
             jobs = "".join(f", {name}={job}" for name, job in (host.get("job_ids") or {}).items())
-            click.echo(f"  {execution.nickname} ({execution.module}) on {where}{jobs}")
+            superseded = " — superseded (a later attempt took over its claim)" if execution.superseded else ""
+            click.echo(f"  {execution.nickname} ({execution.module}) on {where}{jobs}{superseded}")
 
     records = experiment.records() if n_records else []
     if records:

@@ -15,7 +15,7 @@ from machinable.errors import ModuleNotFound, StateError, StorageError, Untruste
 from machinable.identity import Request, keys_hash, keys_of
 from machinable.project import Project
 from machinable.records import Record, Records, segment, segments
-from machinable.run import CLAIM, STATUS, run
+from machinable.run import CLAIM, STATUS, claim_token, run, superseded
 from machinable.storage import Storage
 from machinable.storage.claim import Claim
 from machinable.storage.files import data_format, decode_data, encode_data, read_json, safe_join, write_atomic
@@ -427,13 +427,9 @@ class Experiment(Element):
         except FileNotFoundError:
             return []
         executions = [Execution.from_record(read_json(os.path.join(directory, name))) for name in names if name.endswith(".json")]
-        superseded = set()  # claims that a later attempt took over from an owner that may have been running
+        taken = superseded([execution.record for execution in executions])
         for execution in executions:
-            took_over = (execution.record.get("attempt") or {}).get("took_over") or {}
-            if took_over.get("reason") in ("stopped", "silent"):
-                superseded.add(took_over.get("claim"))
-        for execution in executions:
-            execution.superseded = (execution.record.get("attempt") or {}).get("claim") in superseded - {None}
+            execution.superseded = claim_token(execution.record) in taken
         return executions
 
     @property

@@ -9,7 +9,7 @@ files, the output log) first calls `Attempt.check()`. Once another process took 
 claim over (this one was paused, e.g. by Ctrl-Z or a suspended VM, or cut off from a
 shared filesystem, for longer than its stale window), each write raises `ClaimLost`
 and this attempt writes nothing more. Attempt numbers only grow (one file per number
-in `attempts/`, created exclusively), and each attempt writes its records to its own
+in `executions/`, created exclusively), and each attempt writes its records to its own
 segment, so even a row already in flight cannot touch the rows of the attempt that
 took over.
 """
@@ -29,7 +29,7 @@ from machinable.storage.files import read_json, remove_temporaries, write_json
 
 STATUS = "status.json"
 CLAIM = "claim.json"
-ATTEMPTS = "attempts"
+EXECUTIONS = "executions"
 
 
 class Attempt:
@@ -64,7 +64,7 @@ class Attempt:
         """Run the experiment's events under the heartbeat; store how it ended."""
         experiment = self.experiment
         self.check()
-        for directory in (experiment.local_directory(), experiment.local_directory("executions")):
+        for directory in (experiment.local_directory(), experiment.local_directory(EXECUTIONS)):
             remove_temporaries(directory)  # of a killed run; only the claim's holder writes there
         previous = experiment._status()
         started = time.time()
@@ -119,13 +119,31 @@ class Attempt:
         return attempt
 
 
+def superseded(records: list[dict]) -> set:
+    """The claim tokens, among execution `records`, that a later attempt took over while their
+    process may still have been running (paused on its host, or silent on another): those
+    attempts were fenced, not merely dead."""
+    taken = set()
+    for record in records:
+        took_over = (record.get("attempt") or {}).get("took_over") or {}
+        if took_over.get("reason") in ("stopped", "silent") and took_over.get("claim"):
+            taken.add(took_over["claim"])
+    return taken
+
+
+def claim_token(record: dict) -> str | None:
+    """The claim token of the attempt an execution record describes."""
+    return (record.get("attempt") or {}).get("claim")
+
+
 def next_number(experiment, claim: Claim) -> int:
     """A new attempt number, higher than every earlier one (also those of other hosts).
 
-    Its file `attempts/<number>` is created exclusively and names the claim's owner.
+    Its file `executions/<number>.attempt` is created exclusively and names the claim's owner.
     """
-    directory = experiment.local_directory(ATTEMPTS, create=True)
-    number = max((int(name) for name in os.listdir(directory) if name.isdigit()), default=0) + 1
+    directory = experiment.local_directory(EXECUTIONS, create=True)
+    numbers = (name[: -len(".attempt")] for name in os.listdir(directory) if name.endswith(".attempt"))
+    number = max((int(n) for n in numbers if n.isdigit()), default=0) + 1
     owner = json.dumps({key: claim.info[key] for key in ("host", "pid", "token", "since")}).encode()
     while True:
         try:
@@ -141,7 +159,7 @@ def next_number(experiment, claim: Claim) -> int:
 
 
 def _marker(experiment, number: int) -> str:
-    return os.path.join(experiment.local_directory(ATTEMPTS), str(number))
+    return os.path.join(experiment.local_directory(EXECUTIONS), f"{number}.attempt")
 
 
 def run(experiment, execution) -> ExecutionFailed | None:

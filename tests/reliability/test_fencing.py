@@ -21,7 +21,11 @@ import time
 
 import pytest
 
+from click.testing import CliRunner
+
 from machinable import get
+from machinable.cli import cli
+from machinable.ui import stored
 from machinable.storage.claim import Claim, process_state
 
 from .harness import REPRODUCE, SEED, TEMPORARY
@@ -189,8 +193,12 @@ def test_a_paused_runner_never_overwrites_the_runner_that_took_over(project):
             executions = experiment.executions
             assert executions[-1].record["host"]["pid"] == outcome["second"], where
             assert [e.superseded for e in executions] == [True] * (len(executions) - 1) + [False], where
+            if n % 10 == 0:  # the CLI and the dashboard show the same
+                shown = CliRunner().invoke(cli, ["show", experiment.experiment_id]).output
+                assert "status:    finished" in shown and shown.count("superseded") == len(executions) - 1, shown
+                assert [e["superseded"] for e in stored.executions(experiment)] == [e.superseded for e in executions]
             status = json.loads(outcome["before"]["status.json"])
-            assert status["execution"] == os.path.basename(sorted(n for n in after if n.startswith("executions/"))[-1]), where
+            assert status["execution"] == os.path.basename(sorted(n for n in after if n.startswith("executions/") and n.endswith(".json"))[-1]), where
     print(f"\n[fencing] seed {SEED}: {len(scenarios)} pause points {kinds}; {rows_checked} rows checked, 0 lost")
     assert len(kinds) >= 3, f"the pause points covered only {kinds}; {REPRODUCE}"
 

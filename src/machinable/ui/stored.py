@@ -14,6 +14,7 @@ import re
 
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
 from machinable.records import scope_of
+from machinable.run import claim_token, superseded
 from machinable.storage.files import TEMPORARY, read_json, safe_join
 
 EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
@@ -124,13 +125,14 @@ def executions(experiment) -> list[dict]:
         names = sorted(n for n in os.listdir(directory) if n.endswith(".json") and not n.startswith("."))
     except OSError:
         return []
-    found = []
+    found, records = [], []
     for name in names:
         try:
             record = read_json(os.path.join(directory, name))
         except MachinableError as error:
             found.append({"file": name, "error": str(error)})
             continue
+        records.append(record)
         host = record.get("host") or {}
         code = record.get("code") or {}
         git = code.get("git") or {}
@@ -147,7 +149,12 @@ def executions(experiment) -> list[dict]:
             "dirty": bool(git.get("diff")),
             "resources": record.get("resources"),
             "config": record.get("config"),
+            "attempt": (record.get("attempt") or {}).get("number"),
+            "claim": claim_token(record),
         })
+    taken = superseded(records)
+    for execution in found:
+        execution["superseded"] = execution.pop("claim", None) in taken
     return found
 
 

@@ -206,7 +206,7 @@ function executions(detail) {
       : h(
         "tr",
         { dataset: { nickname: run.nickname } },
-        h("td", { class: "mono", text: run.nickname }),
+        h("td", { class: "mono", text: run.nickname + (run.superseded ? " (superseded)" : ""), title: run.superseded ? "A later attempt took this one's claim over while it was paused or cut off; it wrote nothing after that." : "" }),
         h("td", { text: run.module }),
         h("td", { text: run.user ? `${run.user}@${run.hostname}` : run.hostname || "" }),
         h("td", { class: "num", text: run.pid ?? "" }),
