@@ -121,6 +121,7 @@ class Claim:
         self.took_over: dict | None = None
         self.lost: dict | None = None
         self.confirmed = 0.0  # time.monotonic() of the last confirmation of ownership
+        self._owning = threading.Lock()  # the heartbeat thread confirms while the owner may release
 
     # --- reading ------------------------------------------------------------------
 
@@ -244,19 +245,20 @@ class Claim:
         A claim file that vanished while our lease holds (nobody may take it over yet) was
         removed by mistake, e.g. by a superseded owner: it is created again.
         """
-        if self.token is None or self.lost is not None:
+        with self._owning:
+            if self.token is None or self.lost is not None:
+                return False
+            started = time.monotonic()
+            holder = self.holder()
+            if holder is not None and _token(holder) == self.token:
+                os.utime(self.path)
+                self.confirmed = started
+                return True
+            if holder is None and started - self.confirmed < lease(self.info) and self._create(json.dumps(self.info).encode()):
+                self.confirmed = started
+                return True
+            self.lost = (self.holder() or ({}, 0))[0] or {}
             return False
-        started = time.monotonic()
-        holder = self.holder()
-        if holder is not None and _token(holder) == self.token:
-            os.utime(self.path)
-            self.confirmed = started
-            return True
-        if holder is None and started - self.confirmed < lease(self.info) and self._create(json.dumps(self.info).encode()):
-            self.confirmed = started
-            return True
-        self.lost = (self.holder() or ({}, 0))[0] or {}
-        return False
 
     def check(self) -> bool:
         """True while the claim is ours: confirmed within the lease, else confirmed now."""
@@ -269,12 +271,14 @@ class Claim:
 
     def release(self) -> None:
         """Remove the claim, unless it was taken over (then it is the new owner's)."""
-        if self.token is not None and self.check():
-            try:
-                os.unlink(self.path)
-            except FileNotFoundError:
-                pass
-        self.token = None
+        owned = self.token is not None and self.check()
+        with self._owning:  # the heartbeat must not see the file gone while the token is still set
+            if owned:
+                try:
+                    os.unlink(self.path)
+                except FileNotFoundError:
+                    pass
+            self.token = None
 
 
 def _token(holder) -> str | None:
