@@ -65,7 +65,8 @@ class Attempt:
         experiment = self.experiment
         self.check()
         for directory in (experiment.local_directory(), experiment.local_directory(EXECUTIONS)):
-            remove_temporaries(directory)  # of a killed run; only the claim's holder writes there
+            remove_temporaries(directory)  # of a killed or superseded run; only the claim's holder writes there
+        remove_temporaries(experiment.local_directory("data"), recursive=True)
         previous = experiment._status()
         started = time.time()
         name = execution.write_record(experiment, started, self.describe(), self.check)
@@ -175,7 +176,11 @@ def run(experiment, execution) -> ExecutionFailed | None:
         if experiment.is_finished():
             return None
         attempt = experiment._attempt = Attempt(experiment, claim, next_number(experiment, claim))
-        return attempt.execute(execution)
+        try:
+            return attempt.execute(execution)
+        except Exception:
+            attempt.check(confirm=True)  # a write that failed because the attempt was taken over: ClaimLost
+            raise
     finally:
         experiment._attempt = None
         _close_records(experiment, cut=claim.lost is None)

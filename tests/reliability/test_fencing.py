@@ -2,7 +2,8 @@
 
 Real processes and real signals. A runner is paused (SIGSTOP) at a seeded random point:
 before a `record.save()`, or inside a write of its execution record, a data file or its
-final status (the temporary file is written, the rename is not done yet). A second
+final status: once before the fence check (the temporary file is written), once after it,
+just before the rename. A second
 runner takes the stale claim over and finishes. Then the first is resumed (SIGCONT): it
 must raise ClaimLost and change nothing in the experiment's directory, and every row,
 data file and the status of the second must be intact. Half the scenarios put the two
@@ -65,6 +66,18 @@ def pausing_fdopen(fd, *args, **kwargs):
 
 
 os.fdopen = pausing_fdopen
+_replace = os.replace
+
+
+def pausing_replace(source, target, *args, **kwargs):
+    """The same writes after their fence check, just before the rename: the new runner removes
+    the paused runner's temporary file, so the rename fails instead of replacing its file."""
+    if source.endswith(".tmp") and ("/executions/" in source or "/data/" in source or "/.status.json." in source):
+        event("rename execution record" if "/executions/" in source else "rename " + os.path.basename(target).split(".")[0])
+    return _replace(source, target, *args, **kwargs)
+
+
+os.replace = pausing_replace
 
 
 class Ticker(Experiment):
@@ -85,7 +98,7 @@ class Ticker(Experiment):
             time.sleep(self.config.sleep)
 '''
 
-EVENTS = 9 + 3 + 2  # rows, progress writes, the execution record, the final status
+EVENTS = 9 + 2 * (3 + 2)  # rows; progress writes, the execution record and the final status, each twice
 FAST = {"MACHINABLE_HEARTBEAT_SECONDS": "0.1", "MACHINABLE_STALE_SECONDS": "0.5"}
 LAUNCH = "import sys\nfrom machinable import get\nget('ticker', {'n': int(sys.argv[1])}).launch()"
 

@@ -51,18 +51,19 @@ def probe_writable(directory: str) -> None:
     os.unlink(probe)
 
 
-def remove_temporaries(directory: str) -> None:
-    """Remove the temporary files that writers killed mid-write left in `directory`.
+def remove_temporaries(directory: str, recursive: bool = False) -> None:
+    """Remove the temporary files that writers killed or superseded mid-write left in `directory`.
 
-    Only for directories no live process writes to (e.g. under the experiment's claim).
+    Only for directories no live process may write to (e.g. under the experiment's claim).
+    A superseded writer that was paused before its rename then finds its file gone and
+    cannot replace the newer attempt's file.
     """
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for name in names:
-        if TEMPORARY.match(name):
-            _remove_quietly(os.path.join(directory, name))
+    for current, subdirectories, names in os.walk(directory):
+        for name in names:
+            if TEMPORARY.match(name):
+                _remove_quietly(os.path.join(current, name))
+        if not recursive:
+            break
 
 
 _encode_compact = json.JSONEncoder(default=str).encode
