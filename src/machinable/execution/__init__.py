@@ -83,7 +83,7 @@ class Execution(Element):
                 experiment.on_after_dispatch()
             self.on_after_dispatch()
         if not self.asynchronous:
-            self._judge(experiments)
+            self._raise_failures(experiments)
         return self
 
     def report(self, experiment, failure: BaseException | None = None) -> bool:
@@ -112,7 +112,7 @@ class Execution(Element):
             return "its process died without storing a failure (killed?)"
         return None
 
-    def _judge(self, experiments) -> None:
+    def _raise_failures(self, experiments) -> None:
         failures = [(e, why) for e in experiments if (why := self.failure_of(e)) is not None]
         not_started = [e for e in experiments if e not in self._reported and not e.is_started()]
         stopped = self.fail_fast and failures
@@ -131,7 +131,7 @@ class Execution(Element):
                 f"did not start: {', '.join(repr(e) for e in not_started)}."
             )
         first = next((self._reported[e] for e, _ in failures if e in self._reported), None)
-        raise ExecutionFailed(message) from (first.__cause__ or first if first is not None else None)
+        raise ExecutionFailed(message) from ((first.__cause__ or first) if first is not None else None)
 
     def _warn_never_started(self, missing) -> None:
         names = ", ".join(repr(e) for e in missing)
