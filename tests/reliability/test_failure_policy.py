@@ -186,12 +186,21 @@ def test_fail_fast_stops_at_the_first_failure(project, module, version):
     assert "fail_fast=True stopped" in message and all(i in message for i in outcome["ids"])
 
 
-def test_dask_fail_fast_cancels_the_rest(project):
-    pytest.importorskip("distributed")
-    hows = ["raise"] + ["succeed"] * 6
-    outcome = dispatch(project, hows, "machinable.execution.dask", {"workers": 1}, fail_fast=True)
-    assert "ValueError: broken on purpose" in outcome["message"]
-    assert outcome["statuses"][0] == "failed" and outcome["statuses"][-1] == "committed"
+@pytest.mark.parametrize(
+    "module, version",
+    [("machinable.execution.multiprocess", {"processes": 2}), ("machinable.execution.dask", {"workers": 1})],
+)
+def test_fail_fast_also_stops_the_running_ones(project, module, version):
+    if module.endswith("dask"):
+        pytest.importorskip("distributed")
+    project.write("hold", "")  # the others wait (up to 60 s) while it exists: they cannot finish first
+    hows = ["raise", "wait", "wait", "wait"]
+    outcome = dispatch(project, hows, module, version, fail_fast=True)
+    message = outcome["message"]
+    assert message.startswith("1 of 4") and "ValueError: broken on purpose" in message
+    assert "fail_fast=True stopped" in message and all(i in message for i in outcome["ids"])
+    assert outcome["statuses"][0] == "failed" and "committed" in outcome["statuses"]  # (Dask's order varies)
+    assert set(outcome["statuses"][1:]) <= {"died", "committed"} and outcome["seconds"] < 45
 
 
 def test_fail_fast_reaches_the_interpreter_of_a_subprocess(project):

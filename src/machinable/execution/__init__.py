@@ -41,7 +41,7 @@ class Execution(Element):
         #: stop at the first failed experiment (the rest stay committed) instead of running them all
         self.fail_fast = bool(fail_fast)
         self._experiments: list = []
-        self._reported: dict = {}  # experiment -> the failure a backend saw
+        self._reported: dict = {}  # experiment -> the failure a backend saw when it ended, or None
 
     @property
     def experiments(self) -> list:
@@ -87,14 +87,13 @@ class Execution(Element):
         return self
 
     def report(self, experiment, failure: BaseException | None = None) -> bool:
-        """A backend tells how `experiment` ended as it saw it: `failure` (e.g. "its process died
-        with exit code 9", or what `experiment()` returned) or None.
+        """A backend tells that `experiment` ended, with the `failure` it saw (e.g. "its process
+        died with exit code 9", or what `experiment()` returned) or None.
 
         The stored status counts too, so reporting is optional. Returns True when the dispatch
         should stop now: `fail_fast` is set and this experiment failed.
         """
-        if failure is not None:
-            self._reported[experiment] = failure
+        self._reported[experiment] = failure
         return self.fail_fast and not self.asynchronous and self.failure_of(experiment) is not None
 
     def failure_of(self, experiment) -> str | None:
@@ -114,10 +113,14 @@ class Execution(Element):
 
     def _raise_failures(self, experiments) -> None:
         failures = [(e, why) for e in experiments if (why := self.failure_of(e)) is not None]
-        not_started = [e for e in experiments if e not in self._reported and not e.is_started()]
-        stopped = self.fail_fast and failures
-        if not_started and not stopped:
-            self._warn_never_started(not_started)
+        stopped = self.fail_fast and any(e in self._reported for e, _ in failures)
+        if stopped:  # what fail_fast did not let finish is not a failure of its own
+            failures = [(e, why) for e, why in failures if e in self._reported]
+            unfinished = [e for e in experiments if e not in self._reported and not e.is_finished()]
+        else:
+            not_started = [e for e in experiments if e not in self._reported and not e.is_started()]
+            if not_started:
+                self._warn_never_started(not_started)
         if not failures:
             return
         lines = "".join(f"  {e!r}: {why}\n    output: {e.local_directory('output.log')}\n" for e, why in failures)
@@ -125,12 +128,12 @@ class Execution(Element):
             f"{len(failures)} of {len(experiments)} experiment(s) failed in {type(self).__name__} execution "
             f"'{self.nickname}':\n{lines}launch() them again to resume them with the same seed."
         )
-        if stopped and not_started:
+        if stopped and unfinished:
             message += (
-                f"\nfail_fast=True stopped the dispatch at the first failure; {len(not_started)} experiment(s) "
-                f"did not start: {', '.join(repr(e) for e in not_started)}."
+                f"\nfail_fast=True stopped the dispatch at the first failure; {len(unfinished)} experiment(s) "
+                f"did not run to the end: {', '.join(repr(e) for e in unfinished)}."
             )
-        first = next((self._reported[e] for e, _ in failures if e in self._reported), None)
+        first = next((self._reported[e] for e, _ in failures if self._reported.get(e) is not None), None)
         raise ExecutionFailed(message) from ((first.__cause__ or first) if first is not None else None)
 
     def _warn_never_started(self, missing) -> None:

@@ -5,7 +5,7 @@ at a time, so a module's imports are paid once per worker, not once per experime
 A worker that dies (`os._exit()`, a signal, a segfault, the OOM killer) fails only
 the experiment it was running, with its exit code or signal, and is replaced.
 Workers ignore Ctrl-C: the interrupted driver stops them all, which leaves every
-running experiment "died" and resumable.
+running experiment "died" and resumable; so does `fail_fast` at the first failure.
 """
 
 from __future__ import annotations
@@ -102,10 +102,10 @@ class Multiprocess(Execution):
 
     def _run(self, workers: list, experiments: list):
         """Hand the experiments to idle workers; yield each one as it ends, reported."""
-        waiting, stopping = list(experiments), False
+        waiting = list(experiments)
         while True:
             for worker in workers:
-                if worker.experiment is None and waiting and not stopping:
+                if worker.experiment is None and waiting:
                     worker.start(waiting.pop(0))
             busy = [worker for worker in workers if worker.experiment is not None]
             if not busy:
@@ -114,5 +114,6 @@ class Multiprocess(Execution):
             for worker in busy:
                 if ready.intersection(worker.waitables()):
                     experiment, failure = worker.outcome()
-                    stopping = self.report(experiment, failure) or stopping
+                    if self.report(experiment, failure):
+                        return  # fail_fast: on_dispatch() stops the workers still running one
                     yield experiment
