@@ -38,7 +38,7 @@ class Execution(Element):
         self.nickname = ids.nickname()
         self.host: dict | None = None
         self._resources = dict(resources or {})
-        #: stop at the first failed experiment (the rest stay committed) instead of running them all
+        #: stop at the first failed experiment (running ones are stopped, resumable; the rest stay committed)
         self.fail_fast = bool(fail_fast)
         self._experiments: list = []
         self._reported: dict = {}  # experiment -> the failure a backend saw when it ended, or None
