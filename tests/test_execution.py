@@ -150,3 +150,13 @@ def test_multiprocess_failure_does_not_stop_the_others(project):
                 experiment.launch()
     assert "n=1 fails" in str(raised.value)
     assert [e.status for e in experiments] == ["finished", "failed", "finished", "finished"]
+
+
+def test_multiprocess_reuses_its_worker_processes(project):
+    experiments = [get("estimate_gravity", {"time_dilation": i}) for i in range(1, 7)]
+    with get("machinable.execution.multiprocess", {"processes": 2}):
+        for experiment in experiments:
+            experiment.launch()
+    assert all(e.is_finished() for e in experiments)
+    assert len({e.execution.host["pid"] for e in experiments}) <= 2  # not one fresh process per experiment
+    assert multiprocessing.active_children() == []

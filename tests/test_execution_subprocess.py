@@ -75,7 +75,7 @@ def test_a_failure_in_the_subprocess_raises_and_relaunching_resumes(project):
     project.write("pids.py", PIDS)
     marker = project.write("fail-now", "")
     experiment = get("pids", {"name": "f", "fail_while": "fail-now"})
-    with pytest.raises(ExecutionFailed, match=experiment.experiment_id + r".*exit code 1.*output.log"):
+    with pytest.raises(ExecutionFailed, match=experiment.experiment_id + r".*RuntimeError: asked to fail\n.*output.log"):
         with get("machinable.execution.subprocess"):
             experiment.launch()
     assert experiment.is_failed() and "RuntimeError: asked to fail" in experiment.output()

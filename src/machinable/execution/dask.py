@@ -10,8 +10,11 @@ shared filesystem) and can import machinable and the project's modules. Without 
 dispatch and closed afterwards. It spawns its worker processes, which re-import your
 main script, so keep the launching code under `if __name__ == "__main__":`.
 
-The dispatch waits for every task. If any experiment failed, it raises
-`ExecutionFailed`, which names all of them. Launch again to resume them.
+The dispatch waits for every task; failures are reported as by every execution (one
+`ExecutionFailed` names all of them; `fail_fast=True` cancels the rest at the first).
+A worker process that dies while running an experiment fails that experiment: when
+the scheduler reschedules the task, it sees the died attempt of this execution and
+does not run it again.
 
 A worker process runs one experiment at a time, even if it has several threads:
 output capture and seeding are process-wide.
@@ -33,18 +36,26 @@ import uuid
 from dataclasses import dataclass
 
 from machinable.errors import ExecutionFailed, ModuleNotFound
-from machinable.execution import Execution
+from machinable.execution import Execution, run
 from machinable.progress import track
 
 _one_experiment_at_a_time = threading.Lock()
 
 
-def run_experiment(experiment) -> None:
-    """The Dask task: execute `experiment` in the worker process."""
+def run_experiment(experiment) -> BaseException | None:
+    """The Dask task: execute `experiment` in the worker process; its failure or None."""
     with _one_experiment_at_a_time:
-        failure = experiment()
-    if failure is not None:
-        raise failure
+        if _died_in(experiment, experiment._execution):
+            return ExecutionFailed("its Dask worker process died while running it")
+        return run(experiment)
+
+
+def _died_in(experiment, execution) -> bool:
+    """Did `experiment`'s latest attempt, made by `execution`, die (the scheduler retries a lost task)?"""
+    if experiment.status != "died":
+        return False
+    latest = experiment.execution
+    return latest is not None and latest.nickname == execution.nickname
 
 
 def import_distributed():
@@ -103,18 +114,19 @@ class Dask(Execution):
             )
             for experiment in experiments
         ]
-        for _ in track(distributed.as_completed(futures), len(futures), f"{self.nickname}: experiments done"):
-            pass
-        failures = [(e, _error_of(f)) for e, f in zip(experiments, futures) if f.status != "finished"]
-        if failures:
-            lines = "\n".join(f"  {e!r}: {type(error).__name__}: {error}" for e, error in failures)
-            raise ExecutionFailed(
-                f"{len(failures)} of {len(experiments)} experiment(s) failed in Dask execution "
-                f"'{self.nickname}':\n{lines}\nLaunch them again to resume them."
-            ) from failures[0][1]
+        experiment_of = {future.key: experiment for future, experiment in zip(futures, experiments)}
+        for future in track(distributed.as_completed(futures), len(futures), f"{self.nickname}: experiments done"):
+            if self.report(experiment_of[future.key], _failure_of(future, distributed)):
+                client.cancel(futures)
+                break
 
 
-def _error_of(future) -> BaseException:
+def _failure_of(future, distributed) -> BaseException | None:
+    if future.status == "finished":
+        return future.result()
     if future.status == "error":
-        return future.exception()
-    return RuntimeError(f"Dask task {future.key} ended as '{future.status}' (scheduler or worker lost?)")
+        error = future.exception()
+        if isinstance(error, distributed.KilledWorker):
+            return ExecutionFailed(f"its Dask worker process died while running it ({error})")
+        return error
+    return ExecutionFailed(f"its Dask task {future.key} ended as '{future.status}' (scheduler or worker lost?)")
