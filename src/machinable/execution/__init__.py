@@ -22,7 +22,7 @@ import warnings
 from machinable import context, environment, ids
 from machinable.config import deep_merge
 from machinable.element import Element
-from machinable.errors import ExecutionFailed, ModuleNotFound
+from machinable.errors import ClaimLost, ExecutionFailed, ModuleNotFound
 from machinable.project import Project
 from machinable.storage.files import readable_json, write_atomic
 
@@ -125,6 +125,9 @@ class Execution(Element):
                 self._warn_never_started(not_started)
         if not failures:
             return
+        lost = [self._reported.get(e) for e, _ in failures]
+        if all(isinstance(error, ClaimLost) for error in lost):
+            raise lost[0]  # superseded, not failed: the run that took over owns the outcome
         lines = "".join(f"  {e!r}: {why}\n    output: {e.local_directory('output.log')}\n" for e, why in failures)
         message = (
             f"{len(failures)} of {len(experiments)} experiment(s) failed in {type(self).__name__} execution "
