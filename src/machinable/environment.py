@@ -12,10 +12,16 @@ which costs about a microsecond per watched file. What the git snapshot watches:
 `.git/HEAD`, the branch ref, `packed-refs` and the index (commits, checkouts, `git add`),
 every imported module file inside the repository or project (and their directories, so
 new files and editors' write-and-rename saves show), and every file `git status` named.
-Its limit: an in-place edit of a tracked file that is neither imported nor already
-modified (a data or config file, a module only a subprocess imports) is not seen until
-one of the watched files changes. Packages are exact: their listing is read from the
-sys.path directories, whose mtime changes whenever an install adds or removes one.
+Packages are exact: their listing is read from the sys.path directories, whose mtime
+changes whenever an install adds or removes one, also while the process runs.
+
+Limits: an in-place edit of a tracked file that is neither imported nor already modified
+(a data or config file, a module only a subprocess imports) is not seen until a watched
+file changes; outside a repository only `<project>/.git` is watched, so a repository
+created in a parent directory later is not seen either. The check costs ~1-2 us per
+watched file. A file changed within RECENT_NS of a snapshot makes it untrusted (read
+again next time), which covers coarse timestamps on this host's clock, not a network
+filesystem whose clock runs behind it by more.
 """
 
 from __future__ import annotations
@@ -156,14 +162,13 @@ _imported: dict = {}
 
 
 def _imported_files(roots: tuple[str, ...]) -> tuple[str, ...]:
-    """Files of the imported modules under `roots`; rescanned when sys.modules gained or lost one."""
-    modules = sys.modules
-    marker = (len(modules), next(reversed(modules), None))
+    """Files of the imported modules under `roots`; rescanned when the number of modules changes."""
+    count = len(sys.modules)
     cached = _imported.get(roots)
-    if cached is None or cached[0] != marker:
+    if cached is None or cached[0] != count:
         prefixes = tuple(os.path.join(root, "") for root in roots)
-        files = (getattr(module, "__file__", None) for module in list(modules.values()))
-        cached = _imported[roots] = (marker, tuple(sorted({f for f in files if f and f.startswith(prefixes)})))
+        files = (getattr(module, "__file__", None) for module in list(sys.modules.values()))
+        cached = _imported[roots] = (count, tuple(sorted({f for f in files if f and f.startswith(prefixes)})))
     return cached[1]
 
 
@@ -217,11 +222,6 @@ def _read_git(directory: str, modules: tuple[str, ...]) -> tuple[str, tuple]:
     return json.dumps(git), tuple(dict.fromkeys([*refs, *sorted(folders), *modules, *changed]))
 
 
-def _git(directory: str) -> str:
-    modules = _imported_files(_roots(directory))
-    return _tracked(("git", directory), modules, lambda: _read_git(directory, modules))
-
-
 def _hash_module(name: str, path: str | None) -> tuple[str, tuple]:
     digest = None
     if path is not None:
@@ -233,14 +233,14 @@ def _hash_module(name: str, path: str | None) -> tuple[str, tuple]:
     return json.dumps({"name": name, "path": path, "sha256": digest}), (path,) if path else ()
 
 
-def _module(name: str) -> str:
-    path = getattr(sys.modules.get(name), "__file__", None)
-    return _tracked(("module", name), path, lambda: _hash_module(name, path))
-
-
 def _code(directory: str, module: str | None) -> str:
-    module_json = "null" if module is None else _module(module)
-    return f'{{"directory": {json.dumps(directory)}, "git": {_git(directory)}, "module": {module_json}}}'
+    path = getattr(sys.modules.get(module), "__file__", None) if module else None
+    watched = _imported_files(_roots(directory))
+    if path and path not in watched:  # also watched when sys.modules swapped it in at the same count
+        watched += (path,)
+    git = _tracked(("git", directory), watched, lambda: _read_git(directory, watched))
+    module_json = "null" if module is None else _tracked(("module", module), path, lambda: _hash_module(module, path))
+    return f'{{"directory": {json.dumps(directory)}, "git": {git}, "module": {module_json}}}'
 
 
 def code_version(directory: str, module: str | None = None) -> dict:
