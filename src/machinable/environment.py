@@ -134,7 +134,7 @@ def _scan_packages(entries) -> tuple:
 
 
 def _packages() -> tuple[dict, str]:
-    entries = tuple(entry or os.getcwd() for entry in sys.path)
+    entries = tuple(dict.fromkeys(entry or os.getcwd() for entry in sys.path))
     return _tracked("packages", entries, lambda: _scan_packages(entries))
 
 
