@@ -145,9 +145,6 @@ def test_execution_record_has_host_code_and_packages(project):
     )
     with open(os.path.join(project.path, "estimate_gravity.py"), "a") as f:
         f.write("# an uncommitted change\n")
-    from machinable import environment
-
-    environment.code_version.cache_clear()
     experiment = get("estimate_gravity").launch()
     execution = experiment.execution
     assert execution.nickname.count("_") == 1 and isinstance(execution.timestamp, int)

@@ -202,8 +202,8 @@ class Execution(Element):
         }
         directory = experiment.local_directory("executions", create=True)
         name = f"{started_at:.6f}-{self.nickname}.json"
-        # the environment part is large and the same for every run of this process: encoded once
-        text = readable_json(record, *environment.encoded(experiment._project))
+        # the environment part is large and rarely changes: encoded again only when it does
+        text = readable_json(record, *environment.encoded(experiment._project, type(experiment).__module__))
         write_atomic(os.path.join(directory, name), text.encode(), check)
         return name
 
