@@ -27,7 +27,6 @@ filesystem whose clock runs behind it by more.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import sys
@@ -223,6 +222,8 @@ def _read_git(directory: str, modules: tuple[str, ...]) -> tuple[str, tuple]:
 
 
 def _hash_module(name: str, path: str | None) -> tuple[str, tuple]:
+    import hashlib  # here, not at the top: loading OpenSSL costs ~2 ms of `import machinable`
+
     digest = None
     if path is not None:
         try:

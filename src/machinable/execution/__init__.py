@@ -15,7 +15,6 @@ experiment runs; one that runs experiments elsewhere reports what it saw of each
 from __future__ import annotations
 
 import os
-import signal
 import time
 import warnings
 
@@ -263,6 +262,8 @@ def process_ended(exitcode: int) -> str:
     """How a process ended, from its exit code (negative: the signal that killed it)."""
     if exitcode >= 0:
         return f"exited with code {exitcode}"
+    import signal
+
     try:
         name = signal.Signals(-exitcode).name
     except ValueError:
