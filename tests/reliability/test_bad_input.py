@@ -310,7 +310,8 @@ def test_corrupt_experiment_json(stored, content):
 def test_corrupt_status_and_execution_records(stored):
     experiment = stored.finished
     status = experiment.local_directory("status.json")
-    execution = os.path.join(experiment.local_directory("executions"), os.listdir(experiment.local_directory("executions"))[0])
+    records = [name for name in os.listdir(experiment.local_directory("executions")) if name.endswith(".json")]
+    execution = os.path.join(experiment.local_directory("executions"), records[0])
     for path, read in ((status, lambda: experiment.status), (execution, lambda: experiment.executions)):
         with open(path, "rb") as f:
             good = f.read()
