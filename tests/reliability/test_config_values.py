@@ -200,3 +200,19 @@ def test_a_value_that_cannot_be_stored_is_a_validation_error_naming_the_key(valu
             get("values", version).launch()
         with pytest.raises(ValidationError, match=message):
             get("values", [{"f": 2.0}, version]).config
+
+
+def test_an_index_poisoned_by_an_older_version_says_rebuild_and_the_rebuild_cures_it(values):
+    import sqlite3
+
+    from machinable.errors import IndexCorrupt
+
+    nan = get("values", {"f": NAN}).launch()
+    get("values").launch()
+    with sqlite3.connect(Storage.current().index.path) as db:  # how older versions stored NaN
+        db.execute("UPDATE experiments SET config = ? WHERE id = ?", ('{"a": null, "f": NaN}', nan.experiment_id))
+    with pytest.raises(IndexCorrupt, match=r"malformed JSON.*run `machinable index rebuild`"):
+        find("values", where={"f": 1.0})
+    Storage.current().rebuild_index()
+    assert [e.experiment_id for e in find("values", where={"f": NAN})] == [nan.experiment_id]
+    assert len(find("values", where={"f": 1.0})) == 1
