@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from machinable.config import ConfigSchema, ConfigView, check_storable, deep_merge, expand_dotted, normalize_version
+from machinable.config import ConfigSchema, ConfigView, deep_merge, expand_dotted, normalize_version
 from machinable.errors import ValidationError
+from machinable.storable import check_storable
 
 
 class Element:
