@@ -36,7 +36,11 @@ _YAML_WORDS = {
     for spelling in (word, word.capitalize(), word.upper())
 }
 _YAML_WORDS.update({"None": None, "~": None})
-_YAML_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+_YAML_FLOATS = {
+    spelling: float(word)
+    for word in ("inf", "+inf", "-inf", "nan")
+    for spelling in (word, word.replace("inf", ".inf").replace("nan", ".nan"), word.replace("inf", "infinity"))
+}
 
 
 # --- parsing key=value arguments --------------------------------------------------------
@@ -46,6 +50,7 @@ def parse_value(text: str):
     """A command-line value as Python: JSON where it parses, YAML-style scalars, else the string.
 
     `2` -> 2, `2.5` -> 2.5, `true`/`yes`/`True` -> True, `null`/`None`/`~` -> None,
+    `nan`/`.nan`, `inf`/`-inf`/`.inf`/`-infinity` (any case) -> float('nan'), float('inf'), float('-inf'),
     `[1,2]` -> [1, 2], `{"a":1}` -> {'a': 1}, `'quoted'` -> 'quoted', `abc` -> 'abc'.
     """
     stripped = text.strip()

@@ -113,6 +113,11 @@ def unflatten(flat: Mapping) -> dict:
     return expand_dotted(flat)
 
 
+def same_value(a, b) -> bool:
+    """Equality as identity sees it: `2 == 2.0`, and NaN equals NaN."""
+    return a == b or canonical_json(a) == canonical_json(b)
+
+
 # --- schema ---------------------------------------------------------------------------
 
 
@@ -179,7 +184,11 @@ class ConfigSchema:
             self._model = pydantic.create_model(
                 f"{self.config_class.__qualname__}Model",
                 __config__=pydantic.ConfigDict(
-                    extra="forbid", arbitrary_types_allowed=True, validate_default=True, coerce_numbers_to_str=True
+                    extra="forbid",
+                    arbitrary_types_allowed=True,
+                    validate_default=True,
+                    coerce_numbers_to_str=True,
+                    ser_json_inf_nan="constants",  # keep NaN/±inf in `Any` fields (not None)
                 ),
                 **definitions,
             )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from machinable.config import ConfigSchema, ConfigView, deep_merge, expand_dotted, normalize_version
 from machinable.errors import ValidationError
+from machinable.storable import check_storable
 
 
 class Element:
@@ -42,7 +43,9 @@ class Element:
 
     @property
     def module(self) -> str:
-        return self._module or type(self).__module__
+        from machinable.project import public_name
+
+        return self._module or public_name(type(self).__module__)
 
     def version(self) -> list:
         """The versions applied, in order."""
@@ -59,13 +62,14 @@ class Element:
         return ConfigSchema.of(cls.Config) if cls.Config is not None else None
 
     def _resolve_config(self) -> dict:
+        owner = f"{type(self).__name__} ('{self.module}')"
         raw: dict = {}
         for version in self._version:
             if isinstance(version, str):
                 version = self._call_version_method(version)
+            check_storable(version, owner)
             raw = deep_merge(raw, expand_dotted(version))
         schema = self.config_schema()
-        owner = f"{type(self).__name__} ('{self.module}')"
         if schema is None:
             if raw:
                 raise ValidationError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from machinable.config import digest, flatten, unflatten
+from machinable.config import digest, flatten, same_value, unflatten
 
 
 def identity(module: str, identifying_config: dict, relations: dict) -> str:
@@ -56,6 +56,6 @@ class Request:
             if keys == request_keys or not keys <= request_keys:
                 continue
             extra = request_keys - keys
-            if all(p in flat_defaults and flat_request[p] == flat_defaults[p] for p in extra):
+            if all(p in flat_defaults and same_value(flat_request[p], flat_defaults[p]) for p in extra):
                 found.append(identity(self.module, unflatten({p: flat_request[p] for p in keys}), self.relations))
         return found

@@ -1,8 +1,15 @@
-"""The project directory and the module convention: `get("a.b")` loads `<project>/a/b.py`."""
+"""The project directory and the module convention: `get("a.b")` loads `<project>/a/b.py`.
+
+Project modules never replace installed ones: a project file named like a stdlib or
+installed module (`copy.py`, `json.py`) is loaded under the private name
+`machinable_project.<name>`, so `import copy` elsewhere still gets the stdlib, and the
+project directory goes at the end of `sys.path`.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -18,6 +25,16 @@ BUILTINS = (
     "machinable.execution.slurm",
     "machinable.storage.filesystem",
 )
+
+PRIVATE = "machinable_project."  # prefix of project modules named like an installed module
+
+
+_appended: set[str] = set()  # project directories import_module() added to sys.path
+
+
+def public_name(module_name: str) -> str:
+    """The name `get()` takes for a module that may have been loaded under its private name."""
+    return module_name.removeprefix(PRIVATE)
 
 
 class Project:
@@ -68,23 +85,43 @@ class Project:
                 f"{rel}/__init__.py there. Run from the project directory or use "
                 "`with Project(directory):`."
             )
-        existing = sys.modules.get(name)
-        if existing is not None and _same_file(getattr(existing, "__file__", None), path):
-            return existing
+        for key in (name, PRIVATE + name):
+            existing = sys.modules.get(key)
+            if existing is not None and _same_file(getattr(existing, "__file__", None), path):
+                return existing
         if self.directory not in sys.path:
-            sys.path.insert(0, self.directory)
-        spec = importlib.util.spec_from_file_location(name, path)
+            sys.path.append(self.directory)  # after installed modules: sibling imports never shadow them
+            _appended.add(self.directory)
+        key = PRIVATE + name if self._is_installed(name.partition(".")[0]) else name
+        spec = importlib.util.spec_from_file_location(key, path)
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        sys.modules[key] = module
         try:
             spec.loader.exec_module(module)
         except BaseException:
-            sys.modules.pop(name, None)
+            sys.modules.pop(key, None)
             raise
         return module
 
+    def _is_installed(self, top: str) -> bool:
+        """Whether a module `top` exists outside the project (stdlib, site-packages, already imported)."""
+        if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+            return True
+        projects = _appended | {self.directory}
+        module = sys.modules.get(top)
+        if module is not None:
+            file = getattr(module, "__file__", None)
+            return not (file and any(os.path.abspath(file).startswith(d + os.sep) for d in projects))
+        elsewhere = [p for p in sys.path if os.path.abspath(p or os.curdir) not in projects]
+        return importlib.machinery.PathFinder.find_spec(top, elsewhere) is not None
+
     def element_class(self, name: str, base: type):
         """The one subclass of `base` that module `name` defines itself."""
+        if name.rpartition(".")[2] == "__main__":  # importing it would run the program
+            raise ElementNotFound(
+                f"Module '{name}' is a program's entry point (run by `python -m`), not imported by "
+                f"get(); it defines no {base.__name__} subclass. Name the module that defines the class."
+            )
         module = self.import_module(name)
         candidates = [
             value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sqlite3
 import time
@@ -44,6 +45,51 @@ CREATE TABLE IF NOT EXISTS keysets (
 );
 """
 
+TAG = "\ufdd0"  # a Unicode noncharacter, reserved for internal use: it starts the index's own spellings
+
+
+def encode(value):
+    """A config value as JSON that SQLite accepts, equal values spelled equally.
+
+    SQLite's JSON functions reject NaN and ±Infinity, so they are stored as tagged
+    strings (`TAG + "nan"`, `"inf"`, `"-inf"`); a string that itself starts with the tag
+    gets `TAG + "'"` in front, so no string can pass for a number.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return TAG + repr(value)
+    if isinstance(value, str) and value.startswith(TAG):
+        return TAG + "'" + value
+    if isinstance(value, dict):
+        return {key: encode(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(item) for item in value]
+    return value
+
+
+def decode(value):
+    """The inverse of `encode()`."""
+    if isinstance(value, str) and value.startswith(TAG):
+        rest = value[len(TAG):]
+        return rest[1:] if rest.startswith("'") else float(rest)
+    if isinstance(value, dict):
+        return {key: decode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    return value
+
+
+def _config_json(config: dict) -> str:
+    return json.dumps(encode(config), sort_keys=True, allow_nan=False)
+
+
+_TAG_IN_JSON = json.dumps(TAG)[1:-1]  # how the tag appears in ASCII JSON text
+
+
+def _readable_config(text: str) -> str:
+    """An index row's config as JSON text with the values as stored (NaN, Infinity)."""
+    return json.dumps(decode(json.loads(text)), sort_keys=True) if _TAG_IN_JSON in text else text
+
+
 COLUMNS = ("id", "module", "identity", "keys_hash", "seed", "created", "directory", "grp", "ancestor", "config")
 
 
@@ -58,7 +104,7 @@ def row_from_metadata(meta: dict, directory: str) -> tuple:
         directory,
         meta["group"],
         meta.get("ancestor"),
-        json.dumps(meta["config"], sort_keys=True),
+        _config_json(meta["config"]),
     )
 
 
@@ -327,16 +373,24 @@ class Index:
             clauses.append("grp = ?")
             args.append(group)
         for key, value in (where or {}).items():
-            clauses.append("json_extract(config, ?) = json_extract(?, '$')")
-            args.extend(["$." + key, json.dumps(value)])
+            if value is None:  # json_extract gives SQL NULL for null, and NULL = NULL is not true
+                clauses.append("json_type(config, ?) = 'null'")
+                args.append("$." + key)
+            else:
+                clauses.append("json_extract(config, ?) = json_extract(?, '$')")
+                args.extend(["$." + key, json.dumps(encode(value), allow_nan=False)])
         sql = "SELECT id, directory FROM experiments"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         return self._query(sql + " ORDER BY created DESC, id", args)
 
     def summaries(self) -> list[tuple]:
-        """Every row as (id, module, group, ancestor, config JSON, directory), newest first."""
-        return self._query("SELECT id, module, grp, ancestor, config, directory FROM experiments ORDER BY created DESC, id")
+        """Every row as (id, module, group, ancestor, config JSON, directory), newest first.
+
+        The config JSON holds the values as stored: NaN and ±Infinity as Python's `json` writes them.
+        """
+        rows = self._query("SELECT id, module, grp, ancestor, config, directory FROM experiments ORDER BY created DESC, id")
+        return [(*row[:4], _readable_config(row[4]), row[5]) for row in rows]
 
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM experiments")[0][0]
