@@ -9,7 +9,10 @@ is what its code did.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+
+from machinable.errors import ClaimLost
 
 
 class Terminal:
@@ -53,31 +56,45 @@ class _Tee(Terminal):
 
 
 class _LazyLog:
-    """Creates the log file on the first write, so silent runs cost no file.
+    """Appends to the log file, created on the first write, so silent runs cost no file.
 
-    `check()` (the run's fence) is called before every write: a run that was taken
-    over adds nothing to the log of the run that took over.
+    Whole lines are written as they complete, a partial line at flush or close. `check()`
+    (the run's fence) is called before every write to the file: a run that was taken over
+    adds nothing to the log of the run that took over, not even a buffered partial line.
     """
 
     def __init__(self, path, check=None):
         self.path = path
         self._check = check
-        self._file = None
+        self._fd = None
+        self._pending = ""
 
     def write(self, text):
-        if self._check is not None:
-            self._check()
-        if self._file is None:
-            self._file = open(self.path, "a", buffering=1, encoding="utf-8", errors="backslashreplace")
-        self._file.write(text)
+        self._pending += text
+        if "\n" in text:
+            self.flush()
 
     def flush(self):
-        if self._file is not None:
-            self._file.flush()
+        text, self._pending = self._pending, ""
+        if not text:
+            return
+        if self._check is not None:
+            self._check()
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = text.encode("utf-8", "backslashreplace")
+        while data:
+            data = data[os.write(self._fd, data) :]
 
     def close(self):
-        if self._file is not None:
-            self._file.close()
+        try:
+            self.flush()
+        except ClaimLost:
+            pass  # the run ends with ClaimLost anyway; its last partial line is dropped
+        finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 @contextlib.contextmanager

@@ -9,9 +9,11 @@ files, the output log) first calls `Attempt.check()`. Once another process took 
 claim over (this one was paused, e.g. by Ctrl-Z or a suspended VM, or cut off from a
 shared filesystem, for longer than its stale window), each write raises `ClaimLost`
 and this attempt writes nothing more. Attempt numbers only grow (one file per number
-in `executions/`, created exclusively), and each attempt writes its records to its own
-segment, so even a row already in flight cannot touch the rows of the attempt that
-took over.
+in `executions/`, created exclusively). A write already past its check when the pause
+came cannot harm the newer attempt either: each attempt writes its records to its own
+segment, and the attempt that takes over removes the temporary files that a paused
+rename would have moved into place. (Such a row still lands in the superseded
+attempt's own segment and is read back; a line of output can still be appended.)
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ class Attempt:
 
     def _lost_message(self) -> str:
         other = self.claim.lost or {}
-        if "pid" not in other:  # released by now: the attempt after ours says who it was
-            other = read_json(_marker(self.experiment, self.number + 1), default=None) or {}
+        if "pid" not in other:  # released by now: the latest attempt says who it was
+            other = read_json(_marker(self.experiment, latest_number(self.experiment)), default=None) or {}
         info = self.claim.info
         who = f"process {other['pid']} on {other.get('host')}" if "pid" in other else "another process"
         return (
@@ -142,9 +144,7 @@ def next_number(experiment, claim: Claim) -> int:
 
     Its file `executions/<number>.attempt` is created exclusively and names the claim's owner.
     """
-    directory = experiment.local_directory(EXECUTIONS, create=True)
-    numbers = (name[: -len(".attempt")] for name in os.listdir(directory) if name.endswith(".attempt"))
-    number = max((int(n) for n in numbers if n.isdigit()), default=0) + 1
+    number = latest_number(experiment) + 1
     owner = json.dumps({key: claim.info[key] for key in ("host", "pid", "token", "since")}).encode()
     while True:
         try:
@@ -159,6 +159,13 @@ def next_number(experiment, claim: Claim) -> int:
         return number
 
 
+def latest_number(experiment) -> int:
+    """The highest attempt number handed out so far (0: none); creates `executions/`."""
+    directory = experiment.local_directory(EXECUTIONS, create=True)
+    numbers = (name[: -len(".attempt")] for name in os.listdir(directory) if name.endswith(".attempt"))
+    return max((int(n) for n in numbers if n.isdigit()), default=0)
+
+
 def _marker(experiment, number: int) -> str:
     return os.path.join(experiment.local_directory(EXECUTIONS), f"{number}.attempt")
 
@@ -171,7 +178,7 @@ def run(experiment, execution) -> ExecutionFailed | None:
     """
     claim = Claim(experiment.local_directory(CLAIM))
     claim.acquire(on_wait=lambda holder: _report_waiting(experiment, holder))
-    _close_records(experiment, cut=True)  # writers opened outside a run write no attempt's segment
+    _close_records(experiment, cut=True)  # writers opened outside a run (they append to the first segment)
     try:
         if experiment.is_finished():
             return None

@@ -229,7 +229,7 @@ class Hog(Experiment):
 
     @dataclass
     class Config:
-        seconds: float = 2.5
+        seconds: float = 4.0
 
     def on_execute(self):
         started = time.monotonic()
@@ -250,7 +250,13 @@ def test_a_live_owner_whose_heartbeat_thread_is_starved_is_not_taken_over(projec
     try:
         wait_until(lambda: os.path.exists(os.path.join(project.path, "hogging")), "the owner to start its C call")
         claim = Claim(get("hog").local_directory("claim.json"))
-        wait_until(lambda: time.time() - claim.holder()[1] > 1.0, "the owner's heartbeat to go stale", timeout=10)
+
+        def stale() -> bool:
+            holder = claim.holder()
+            assert holder is not None, "the owner finished before its heartbeat went stale: nothing was tested"
+            return time.time() - holder[1] > 1.0
+
+        wait_until(stale, "the owner's heartbeat to go stale", timeout=10)
         second = subprocess.run(
             [sys.executable, "-c", code], cwd=project.path, env=env, capture_output=True, text=True, timeout=120
         )
@@ -328,7 +334,7 @@ def test_a_closed_terminal_does_not_change_the_outcome(project, command):
     assert experiment.output().splitlines() == [f"line {i}" for i in range(20000)]
 
 
-@pytest.mark.parametrize("where", ["record", "data", "output"])
+@pytest.mark.parametrize("where", ["record", "data", "output", "partial line"])
 def test_every_write_of_a_lost_claim_raises_claim_lost(project, where):
     """In one process: once the claim file names another owner, each kind of write refuses."""
     from machinable import Experiment
@@ -338,12 +344,14 @@ def test_every_write_of_a_lost_claim_raises_claim_lost(project, where):
 
     class Stolen(Experiment):
         def on_execute(self):
+            if where == "partial line":
+                print("no newline yet", end="")  # buffered: must not reach the log once the claim is lost
             claim = self._attempt.claim
             with open(claim.path, "w") as f:  # another process took it over
                 json.dump({"host": "elsewhere", "pid": 4242, "token": "theirs", "since": time.time()}, f)
             claim.confirmed -= 3600  # as after a long pause
             try:
-                if where == "record":
+                if where in ("record", "partial line"):
                     self.record().save(x=1)
                 elif where == "data":
                     self.save_data("x.json", 1)
@@ -360,3 +368,65 @@ def test_every_write_of_a_lost_claim_raises_claim_lost(project, where):
     assert not os.path.exists(experiment.local_directory("status.json"))
     assert experiment.records() == [] and experiment.load_data("x.json") is None
     assert not experiment.output()
+
+
+@pytest.mark.parametrize("wakes", ["before", "after"])
+def test_an_owner_waking_while_its_claim_is_broken_keeps_it_or_finds_it_lost(tmp_path, monkeypatch, wakes):
+    """The owner confirms just before or just after the taker renames its claim aside: one owner, never two."""
+    path = str(tmp_path / "claim.json")
+    owner = Claim(path)
+    assert owner.try_acquire()
+    with open(path) as f:
+        info = json.load(f)
+    with open(path, "w") as f:
+        json.dump({**info, "host": "elsewhere"}, f)  # an owner on another host ...
+    past = time.time() - 3600
+    os.utime(path, (past, past))  # ... whose heartbeat went silent
+    rename = os.rename
+
+    def waking_rename(source, target):
+        if wakes == "before":
+            owner.confirm()
+        rename(source, target)
+        if wakes == "after":
+            owner.confirm()
+
+    monkeypatch.setattr(os, "rename", waking_rename)
+    taker = Claim(path)
+    took = taker.try_acquire()
+    monkeypatch.undo()
+    assert took == (wakes == "after") and owner.check() == (wakes == "before")
+    owner.release()  # never removes the taker's claim
+    if took:
+        assert taker.check() and json.load(open(path))["token"] == taker.token
+    else:
+        assert not os.path.exists(path)
+
+
+def test_experiment_call_raises_again_after_a_failed_launch(project):
+    project.write("failing.py", """
+        from machinable import Experiment
+
+
+        class Failing(Experiment):
+            def on_execute(self):
+                raise RuntimeError("diverged")
+    """)
+    from machinable.errors import ExecutionFailed
+
+    experiment = get("failing")
+    with pytest.raises(ExecutionFailed, match="diverged"):
+        experiment.launch()
+    with pytest.raises(ExecutionFailed, match="diverged"):
+        experiment()
+
+
+def test_a_stale_window_that_does_not_fit_the_heartbeat_is_refused_before_anything_is_written(project, monkeypatch):
+    from machinable.errors import ValidationError
+
+    monkeypatch.setenv("MACHINABLE_HEARTBEAT_SECONDS", "10")
+    monkeypatch.setenv("MACHINABLE_STALE_SECONDS", "5")
+    experiment = get("estimate_gravity")
+    with pytest.raises(ValidationError, match=r"MACHINABLE_STALE_SECONDS \(5\) must be more than twice"):
+        experiment.launch()
+    assert not experiment.is_committed() and project.experiment_dirs() == []

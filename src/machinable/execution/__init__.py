@@ -81,6 +81,8 @@ class Execution(Element):
             self.on_dispatch()
         finally:
             for experiment in experiments:
+                if not self.asynchronous:  # it ran: called on its own later, experiment() raises its failure
+                    experiment._execution = None
                 experiment.on_after_dispatch()
             self.on_after_dispatch()
         if not self.asynchronous:
@@ -162,7 +164,7 @@ class Execution(Element):
 
     def on_dispatch_experiment(self, experiment) -> BaseException | None:
         """Run one experiment; return its failure, if the backend saw one (see `report()`)."""
-        return run(experiment)
+        return call_experiment(experiment)
 
     def on_after_dispatch(self) -> None:
         """Called after `on_dispatch()` returned."""
@@ -250,7 +252,7 @@ class Execution(Element):
         return f"Execution [{self.nickname}] {self.module}"
 
 
-def run(experiment) -> ExecutionFailed | None:
+def call_experiment(experiment) -> ExecutionFailed | None:
     """Call `experiment()` in this process; its failure, returned or raised (a lost claim), or None."""
     try:
         return experiment()

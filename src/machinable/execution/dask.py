@@ -36,7 +36,7 @@ import uuid
 from dataclasses import dataclass
 
 from machinable.errors import ExecutionFailed, ModuleNotFound
-from machinable.execution import Execution, run
+from machinable.execution import Execution, call_experiment
 from machinable.progress import track
 
 _one_experiment_at_a_time = threading.Lock()
@@ -47,7 +47,7 @@ def run_experiment(experiment) -> BaseException | None:
     with _one_experiment_at_a_time:
         if _died_in(experiment, experiment._execution):
             return ExecutionFailed("its Dask worker process died while running it")
-        return run(experiment)
+        return call_experiment(experiment)
 
 
 def _died_in(experiment, execution) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from machinable.errors import ExecutionFailed
-from machinable.execution import Execution, process_ended, run
+from machinable.execution import Execution, call_experiment, process_ended
 from machinable.progress import track
 
 
@@ -27,7 +27,7 @@ def serve(connection) -> None:
     with contextlib.suppress(EOFError):  # end of file: the driver is gone
         while (experiment := connection.recv()) is not None:
             try:
-                failure = run(experiment)
+                failure = call_experiment(experiment)
             except Exception as error:  # machinable could not run it (e.g. storage unreadable): its outcome too
                 failure = error
             connection.send(failure)
