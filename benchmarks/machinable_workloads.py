@@ -26,6 +26,11 @@ usage: python benchmarks/machinable_workloads.py WORKLOAD --base DIR [options]
                 size a *fresh* process times `get("bench_run", config)` returning the
                 stored experiment (random targets, each checked), plus `find(where=...)`.
                 Reports the lookup process's peak RSS.
+  sweep         --n 12
+                N experiments dispatched by `machinable.execution.multiprocess` with 2
+                processes; each imports a module that takes 0.3 s to import (a stand-in
+                for torch or scikit-learn). Figure: seconds for the whole dispatch, which
+                shows whether worker processes (and their imports) are reused.
   cli           --runs 10
                 `python -m machinable get bench_run lr=.. seed=.. ... --launch` in a fresh
                 process (new config each time): wall time from spawning the process to
@@ -461,8 +466,46 @@ def w_cli(args) -> dict:
     return results
 
 
+SWEEP_SOURCE = '''\
+from dataclasses import dataclass
+
+from machinable import Experiment
+
+
+class SweepPoint(Experiment):
+    @dataclass
+    class Config:
+        n: int = 0
+
+    def on_execute(self):
+        import slow_import  # noqa: F401  (0.3 s, once per process)
+'''
+
+
+def w_sweep(args) -> dict:
+    root = fresh_dir(os.path.join(args.base, "machinable-sweep"))
+    project = os.path.join(root, "project")
+    os.makedirs(project)
+    with open(os.path.join(project, "sweep_point.py"), "w") as f:
+        f.write(SWEEP_SOURCE)
+    with open(os.path.join(project, "slow_import.py"), "w") as f:
+        f.write("import time\n\ntime.sleep(0.3)\n")
+    os.chdir(project)
+    from machinable import get
+
+    with open_storage(os.path.join(root, "storage")):
+        experiments = [get("sweep_point", {"n": n}) for n in range(args.n)]
+        t = perf()
+        with get("machinable.execution.multiprocess", {"processes": 2}):
+            for experiment in experiments:
+                experiment.launch()
+        seconds = perf() - t
+        assert all(experiment.is_finished() for experiment in experiments)
+    return {"experiments": args.n, "dispatch_s": r(seconds)}
+
+
 WORKLOADS = {"run_overhead": w_run_overhead, "logging": w_logging, "durability": w_durability,
-             "lookup": w_lookup, "cli": w_cli}
+             "lookup": w_lookup, "cli": w_cli, "sweep": w_sweep}
 
 
 def main():
