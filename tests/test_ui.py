@@ -469,7 +469,7 @@ def test_experiment_page_shows_config_timeline_records_plots_and_files(page, wor
     config = dict(zip(attributes(page, "#config-table tr", "data-key"), texts(page, "#config-table tr .value")))
     assert config == {"steps": "3", "rate": "0.5", "name": "run", "model.lr": "0.01", "model.layers": "2"}
     assert attributes(page, "#timeline li", "data-event") == ["created", "started", "heartbeat", "finished"]
-    assert "counter step 2" in page.text_content("#output-log")
+    page.wait_for_selector("#output-log:has-text('counter step 2')")  # output and records load concurrently
 
     # records: 3 rows; numeric columns plotted against the step, one point per row
     assert page.locator("#records-table tbody tr").count() == 3
