@@ -8,6 +8,7 @@ the highest value of each run of consecutive rows, so spikes stay visible).
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 
 MAX_POINTS = 2000  # per plotted column
@@ -86,6 +87,8 @@ def summarise(rows, x: str | None = None) -> dict:
     total = 0
     for index, row in enumerate(rows):
         total += 1
+        if not total % 2000:
+            time.sleep(0)  # let the server's other requests run: CPU-bound threads otherwise starve them
         last.append(row)
         if x is None:
             x = next((name for name in AUTO_X if _finite(row.get(name))), "")
