@@ -469,7 +469,7 @@ def test_experiment_page_shows_config_timeline_records_plots_and_files(page, wor
     config = dict(zip(attributes(page, "#config-table tr", "data-key"), texts(page, "#config-table tr .value")))
     assert config == {"steps": "3", "rate": "0.5", "name": "run", "model.lr": "0.01", "model.layers": "2"}
     assert attributes(page, "#timeline li", "data-event") == ["created", "started", "heartbeat", "finished"]
-    assert "counter step 2" in page.text_content("#output-log")
+    page.wait_for_selector("#output-log:has-text('counter step 2')")  # output and records load concurrently
 
     # records: 3 rows; numeric columns plotted against the step, one point per row
     assert page.locator("#records-table tbody tr").count() == 3
@@ -546,6 +546,22 @@ def test_output_of_a_running_experiment_follows_it(page, world):
     lines = page.text_content("#output-log").strip().splitlines()
     first = int(lines[0].split()[1])
     assert lines == [f"tick {i}" for i in range(first, first + len(lines))]  # appended in order, nothing twice
+
+
+def test_a_followed_log_keeps_the_newest_output_and_says_older_lines_were_dropped(page, world):
+    page.goto(world.url)
+    shown = page.evaluate("""async () => {
+        const { logView } = await import('/static/experiment.js');
+        const log = document.createElement('pre');
+        document.body.append(log);
+        const view = logView(log, 1000);
+        for (let i = 0; i < 100; i++) view.add(`line ${i} ${'-'.repeat(40)}\\n`);
+        view.add('last\\n', 5000); // the server skipped 5000 bytes a follower fell behind by
+        return { kept: log.lastChild.data, note: log.querySelector('#output-dropped').textContent };
+    }""")
+    assert len(shown["kept"]) <= 1000 and shown["kept"].startswith("line ") and shown["kept"].endswith("line 99 " + "-" * 40 + "\nlast\n")
+    assert "line 0 " not in shown["kept"]  # before: the page kept every line it was sent
+    assert shown["note"].startswith("… older output not shown (about ") and "output.log holds all of it" in shown["note"]
 
 
 def test_page_shows_the_final_state_when_a_followed_experiment_ends(browser, tmp_path):

@@ -477,13 +477,10 @@ def show_command(experiment_id: str, n_records: int, n_lines: int, as_json: bool
             "Pass --storage DIR or run from the directory that holds ./storage."
         )
     experiment = Experiment.find_by_id(experiment_id)
+    records = _latest_records(experiment, n_records)
+    output, output_lines = _output_tail(experiment, n_lines)
     if as_json:
-        output = (experiment.output() or "").splitlines()
-        shown = {
-            **_experiment_json(experiment),
-            "records": experiment.records()[-n_records:] if n_records else [],
-            "output": output[-n_lines:] if n_lines else [],
-        }
+        shown = {**_experiment_json(experiment), "records": records, "output": output}
         click.echo(json.dumps(shown, indent=1, default=str))
         return
     click.echo(f"id:        {experiment.experiment_id}")
@@ -510,11 +507,9 @@ def show_command(experiment_id: str, n_records: int, n_lines: int, as_json: bool
             superseded = " — superseded (a later attempt took over its claim)" if execution.superseded else ""
             click.echo(f"  {execution.nickname} ({execution.module}) on {where}{jobs}{superseded}")
 
-    records = experiment.records() if n_records else []
     if records:
-        shown = records[-n_records:]
         rows = []
-        for row in shown:
+        for row in records:
             row = dict(row)
             timestamp = row.pop("_timestamp", None)
             if isinstance(timestamp, (int, float)):
@@ -523,36 +518,78 @@ def show_command(experiment_id: str, n_records: int, n_lines: int, as_json: bool
                 row = {"time": arrow.get(timestamp).to("local").format("HH:mm:ss"), **row}
             rows.append(row)
         click.echo("")
-        click.echo(f"records (default): last {len(shown)} of {len(records)}")
+        click.echo(f"records (default): last {len(records)} of {_records_count(experiment)}")
         console = tables.console()
         console.print(tables.table(tables.fit(rows, console.width, fixed=("time",))))
 
-    output = experiment.output() if n_lines else None
     if output:
-        lines = output.splitlines()
-        tail = lines[-n_lines:]
         click.echo("")
-        click.echo(f"output.log: last {len(tail)} of {len(lines)} lines")
-        for line in tail:
+        click.echo(f"output.log: last {len(output)} of {output_lines} lines")
+        for line in output:
             click.echo(f"  {line}")
+
+
+def _record_segments(experiment) -> list:
+    from machinable.records import segments
+
+    return segments(experiment.local_directory("records"), "default")
+
+
+def _latest_records(experiment, n: int) -> list:
+    """The last `n` rows of scope "default", read from the end of its files (a huge file is not read whole)."""
+    from machinable.records import Records
+
+    return Records.tail(*_record_segments(experiment), n=n) if n else []
+
+
+def _records_count(experiment) -> int:
+    from machinable.records import Records
+
+    return Records.count(*_record_segments(experiment))
+
+
+def _output_tail(experiment, n: int) -> tuple:
+    """The last `n` lines of output.log read from its end, and how many lines it has."""
+    from machinable.tail import count_lines, lines_backwards
+
+    if not n:
+        return [], 0
+    try:
+        f = open(experiment.local_directory("output.log"), "rb")
+    except FileNotFoundError:
+        return [], 0
+    with f:
+        lines = []
+        for line in lines_backwards(f, 1 << 16):
+            lines.append(line.decode("utf-8", errors="replace"))
+            if len(lines) == n:
+                break
+        f.seek(0)
+        return lines[::-1], count_lines(f)
 
 
 @cli.command("ui", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to serve on; 0 picks a free one.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. Anything but a loopback address makes the dashboard readable from other machines.")
-def ui_command(port: int, host: str) -> None:
+              help="Address to bind. Anything but a loopback address makes the dashboard readable from other machines "
+                   "and requires --allow-host.")
+@click.option("--allow-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name (or address) browsers may reach the dashboard by; repeatable. Requests naming any "
+                   "other host are refused (DNS rebinding).")
+def ui_command(port: int, host: str, allowed_hosts: tuple) -> None:
     """Serve the read-only dashboard (experiments, records, plots, comparisons) until Ctrl+C."""
     import errno
 
     from machinable import ui
     from machinable.storage import Storage
-    from machinable.ui.server import is_loopback
+    from machinable.ui.server import Exposed, is_loopback
 
     storage = Storage.current()
     try:
-        server = ui.create_server(storage, host, port)
+        server = ui.create_server(storage, host, port, allowed_hosts=allowed_hosts)
+    except Exposed as error:
+        raise click.ClickException(str(error))
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise click.ClickException(f"Port {port} on {host} is in use; pass --port N, or --port 0 for a free one.")

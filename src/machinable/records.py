@@ -7,7 +7,7 @@ import os
 import time
 
 from machinable.collection import Collection
-from machinable.errors import StorageError
+from machinable.errors import StorageError, ValidationError
 
 def _line_encoder():
     """Encode a row as one compact JSON line; the C encoder made once (json.dumps makes one per call)."""
@@ -16,8 +16,16 @@ def _line_encoder():
     if c_make_encoder is None:
         encode = json.JSONEncoder(separators=(",", ":"), default=str).encode
         return lambda row: (encode(row) + "\n").encode()
-    chunks = c_make_encoder(None, str, encode_basestring_ascii, None, ":", ",", False, False, True)
-    return lambda row: ("".join(chunks(row, 0)) + "\n").encode()
+    markers: dict = {}  # the containers being encoded: a cycle is an error, not a RecursionError
+    chunks = c_make_encoder(markers, str, encode_basestring_ascii, None, ":", ",", False, False, True)
+
+    def encode(row) -> bytes:
+        try:
+            return ("".join(chunks(row, 0)) + "\n").encode()
+        finally:
+            markers.clear()  # an error leaves the containers it was in, whose ids may be reused
+
+    return encode
 
 
 _encode_line = _line_encoder()
@@ -67,7 +75,14 @@ class Record:
         if values:
             row.update(values)
         row["_timestamp"] = time.time()
-        line = _encode_line(row)
+        try:
+            line = _encode_line(row)
+        except (TypeError, ValueError, RecursionError) as error:
+            self._row = {}
+            raise ValidationError(
+                f"Cannot save the record to {self.path}: {_unencodable(row, error)}. "
+                "The row was not saved and is discarded; the rows saved before it are kept, and later rows save as usual."
+            ) from None
         if self._fd is None:
             line = self._open() + line
         start = self._offset - self._window
@@ -131,6 +146,20 @@ class Record:
         self.close()
 
 
+def _unencodable(row: dict, error: Exception) -> str:
+    """Which key of `row` has no JSON form, and why (`error` is what encoding the whole row raised)."""
+    for key, value in row.items():
+        if not isinstance(key, (str, int, float, bool, type(None))):
+            return f"the key {key!r} is a {type(key).__name__}; keys must be strings (or numbers)"
+        try:
+            _encode_line({key: value})
+        except (TypeError, ValueError, RecursionError) as reason:
+            if isinstance(reason, RecursionError) or "Circular" in str(reason):
+                return f"the value of {key!r} contains itself (a cycle) or is nested too deeply"
+            return f"the value of {key!r} cannot be encoded as JSON ({type(reason).__name__}: {reason})"
+    return f"it cannot be encoded as JSON ({type(error).__name__}: {error})"
+
+
 def _end_of_rows(fd: int) -> int:
     """The size of the file without the NUL bytes a killed writer's reservation left at its end."""
     end = os.fstat(fd).st_size
@@ -177,21 +206,110 @@ def scope_of(name: str) -> str | None:
     return None
 
 
+MAX_LINE = 1 << 26  # 64 MiB: a longer line is not read as a row, so reading needs bounded memory
+
+
+def _open(path: str):
+    """The segment file opened for reading; None if it does not exist."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise StorageError(
+            f"Cannot read the records at {path}: it is a directory, not a records file. "
+            "Move it elsewhere to read the rows saved to this scope."
+        ) from None
+    except OSError as e:
+        raise StorageError(f"Cannot read the records at {path}: {e.strerror}.") from e
+
+
+def _row(line: bytes):
+    """The row a line holds; None for a blank line or NUL padding; False for a line that holds no row."""
+    line = line.rstrip(b"\r\n").strip(b"\0")  # NULs: space reserved by a running or killed writer
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except (ValueError, RecursionError):
+        return False  # e.g. a line cut short by a crash mid-write is not a saved row
+    return row if isinstance(row, dict) else False
+
+
+class Rows:
+    """The rows of segment files, read one line at a time in order; `skipped` counts damaged lines."""
+
+    def __init__(self, *paths: str):
+        self.paths = paths
+        self.skipped = 0
+
+    def __iter__(self):
+        for path in self.paths:
+            f = _open(path)
+            if f is None:
+                continue
+            with f:
+                while line := f.readline(MAX_LINE):
+                    if len(line) == MAX_LINE and not line.endswith(b"\n"):
+                        while (rest := f.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                            pass  # an overlong line: passed over, never held whole
+                        self.skipped += 1
+                        continue
+                    row = _row(line)
+                    if row:
+                        yield row
+                    elif row is False:
+                        self.skipped += 1
+
+
 class Records(Collection):
-    """The saved rows of one scope, from every attempt's segment in order."""
+    """The saved rows of one scope, from every attempt's segment in order.
+
+    `skipped` is the number of damaged lines (not a JSON object) that were passed over.
+    """
+
+    skipped = 0
 
     @classmethod
     def read(cls, *paths: str) -> "Records":
-        rows = cls()
-        for path in paths:
-            try:
-                with open(path, "rb") as f:
-                    lines = f.read().rstrip(b"\0").splitlines()  # NULs: space reserved by a running or killed writer
-            except FileNotFoundError:
+        rows = Rows(*paths)
+        records = cls(rows)
+        records.skipped = rows.skipped
+        return records
+
+    @classmethod
+    def stream(cls, *paths: str) -> Rows:
+        """The rows one at a time, in constant memory (`skipped` is complete once they are all read)."""
+        return Rows(*paths)
+
+    @classmethod
+    def tail(cls, *paths: str, n: int = 10) -> "Records":
+        """The last `n` rows, read from the end of the last segments (the rest of the files is not read)."""
+        from machinable.tail import lines_backwards
+
+        found = []
+        for path in reversed(paths):
+            f = _open(path) if len(found) < n else None
+            if f is None:
                 continue
-            for line in lines:
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    continue  # a line cut short by a crash mid-write is not a saved row
-        return rows
+            with f:
+                for line in lines_backwards(f, MAX_LINE):
+                    if len(found) >= n:
+                        break
+                    row = _row(line)
+                    if row:
+                        found.append(row)
+        return cls(reversed(found))
+
+    @staticmethod
+    def count(*paths: str) -> int:
+        """How many lines the segments hold (rows, and damaged lines if any), counted without parsing them."""
+        from machinable.tail import count_lines
+
+        total = 0
+        for path in paths:
+            f = _open(path)
+            if f is not None:
+                with f:
+                    total += count_lines(f)
+        return total

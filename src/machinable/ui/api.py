@@ -2,8 +2,8 @@
 
     GET /api/experiments?module=&status=&where=k=v&group=&q=&since=&until=&limit=
     GET /api/experiments/<id>                     config, timeline, relations, executions, files
-    GET /api/experiments/<id>/output?offset=N     output.log from byte N (follow a running one)
-    GET /api/experiments/<id>/records?scope=S     rows and their numeric columns
+    GET /api/experiments/<id>/output?offset=N     output.log from byte N, at most 1 MB (follow a running one)
+    GET /api/experiments/<id>/records?scope=S&x=C the last rows, columns, numeric columns downsampled
     GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled)
     GET /api/compare?ids=a,b,c                    config diff of several experiments
 """
@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from machinable.config import flatten
 from machinable.errors import CorruptMetadata, ExperimentNotFound, MachinableError, UnsafePath
 from machinable.query import STATUSES
+from machinable.records import Records, segments
 from machinable.ui import stored
 from machinable.ui.filters import Filters, FilterError
+from machinable.ui.output import read_output
+from machinable.ui.series import summarise
 
 LIST_LIMIT = 500
 MAX_LIST_LIMIT = 10_000
-MAX_RECORD_ROWS = 100_000
 MAX_COMPARED = 20
 
 
@@ -240,33 +242,15 @@ def experiment_detail(storage, experiment) -> dict:
 def experiment_output(experiment, query: dict) -> dict:
     """New output since byte `offset` (or the log's tail), with the status to know when to stop following."""
     offset = _integer(query, "offset", None, 0)
-    return {**stored.read_output(experiment, offset), "status": experiment.status}
+    return {**read_output(experiment, offset), "status": experiment.status}
 
 
 def experiment_records(experiment, query: dict) -> dict:
-    """The rows of one scope (the last MAX_RECORD_ROWS), their columns and which are numeric."""
+    """One scope's records in one streaming pass: its columns, the last rows, and each numeric column
+    downsampled against `x` (a column, "" for the row index, default step/iteration/epoch); see `series`."""
     scope = stored.check_scope(_one(query, "scope", "default"))
-    rows = experiment.records(scope)
-    total = len(rows)
-    rows = rows[-MAX_RECORD_ROWS:]
-    columns: dict = {}
-    for row in rows:
-        for key in row:
-            columns.setdefault(key, None)
-    numeric = [column for column in columns if _is_numeric(row.get(column) for row in rows)]
-    return {"scope": scope, "columns": list(columns), "numeric": numeric, "rows": rows, "total": total,
-            "first_row": total - len(rows)}
-
-
-def _is_numeric(values) -> bool:
-    seen = False
-    for value in values:
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        seen = True
-    return seen
+    rows = Records.stream(*segments(experiment.local_directory("records"), scope))
+    return {"scope": scope, **summarise(rows, _one(query, "x")), "skipped": rows.skipped}
 
 
 def data_file(experiment, parts: list[str]) -> Response:

@@ -1,14 +1,17 @@
 """The dashboard's HTTP server: the standard library's ThreadingHTTPServer, read-only.
 
 GET (and HEAD) serve the packaged static files and the JSON API; every other method
-gets 405. Bound to a loopback address, it also refuses requests whose Host header
-names another host (a web page cannot reach it through DNS rebinding).
+gets 405. It refuses requests whose Host header names a host other than a loopback
+address, localhost or one of `allowed_hosts` (so a web page cannot reach it through DNS
+rebinding); bound to any other address it does not start without `allowed_hosts`.
+Requests are answered concurrently, each with a storage (and index connection) of its own.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import queue
 import socket
 import sys
 import threading
@@ -16,6 +19,9 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from contextlib import contextmanager
+
+from machinable.errors import MachinableError
 from machinable.ui import api
 
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -49,16 +55,40 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_name(header: str) -> str:
+    """The host of a Host header, without its port: "[::1]:80" -> "::1", "Example.org:80" -> "example.org"."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0].lower() if header.count(":") == 1 else header.lower()
+
+
+class Exposed(MachinableError, ValueError):
+    """A dashboard bound to a non-loopback address without the host names it may be reached by."""
+
+
 class DashboardServer(ThreadingHTTPServer):
-    """Serves the dashboard of `storage` on (host, port); port 0 picks a free port (see `url`)."""
+    """Serves the dashboard of `storage` on (host, port); port 0 picks a free port (see `url`).
+
+    `allowed_hosts`: the names (or addresses) other machines reach it by, which their
+    browsers send as the Host header; required unless `host` is a loopback address.
+    """
 
     daemon_threads = True
 
-    def __init__(self, storage, host: str = "127.0.0.1", port: int = 8765, verbose: bool = False):
+    def __init__(self, storage, host: str = "127.0.0.1", port: int = 8765, verbose: bool = False,
+                 allowed_hosts=()):
+        self.allowed_hosts = {host_name(name.strip()) for name in allowed_hosts if name.strip()}
+        if not is_loopback(host) and not self.allowed_hosts:
+            raise Exposed(
+                f"Bound to {host}, the dashboard answers other machines, and any web page could reach it "
+                "through DNS rebinding unless it knows the host names it is reached by: name them with "
+                "--allow-host NAME (repeatable; e.g. --allow-host myserver.lab.org --allow-host 10.0.0.5), "
+                "or bind 127.0.0.1 and use an SSH tunnel."
+            )
         self.storage = storage
         self.verbose = verbose
-        self.loopback = is_loopback(host)
-        self.api_lock = threading.Lock()  # one storage (and its SQLite connection) serves one request at a time
+        self._idle = queue.SimpleQueue()  # storages not serving a request; one per concurrent request at most
+        self._idle.put(storage)
         self._thread: threading.Thread | None = None
         if ":" in host.strip("[]"):
             self.address_family = socket.AF_INET6
@@ -70,6 +100,18 @@ class DashboardServer(ThreadingHTTPServer):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{port}/"
+
+    @contextmanager
+    def storage_for_request(self):
+        """A storage serving only this request (an SQLite connection is not shared between threads)."""
+        try:
+            storage = self._idle.get_nowait()
+        except queue.Empty:
+            storage = type(self.storage)(self.storage.portable_config())
+        try:
+            yield storage
+        finally:
+            self._idle.put(storage)
 
     def start(self) -> "DashboardServer":
         """Serve in a background (daemon) thread; `stop()` ends it."""
@@ -138,8 +180,9 @@ class DashboardHandler(BaseHTTPRequestHandler):
 
     def _respond(self, send_body: bool) -> None:
         if not self._host_allowed():
-            self._send(api.error_response(
-                403, "This dashboard only answers requests addressed to 127.0.0.1 or localhost."), send_body)
+            names = ["127.0.0.1", "localhost", *sorted(self.server.allowed_hosts)]
+            self._send(api.error_response(403, f"This dashboard only answers requests addressed to "
+                                               f"{', '.join(names[:-1])} or {names[-1]} (see --allow-host)."), send_body)
             return
         target = urlsplit(self.path)
         parts = [unquote(part) for part in target.path.split("/")[1:]]
@@ -156,18 +199,16 @@ class DashboardHandler(BaseHTTPRequestHandler):
         if len(parts) == 2 and parts[0] == "static":
             return static_file(parts[1])
         if parts and parts[0] == "api":
-            with self.server.api_lock:
-                return api.route(self.server.storage, parts[1:], query)
+            with self.server.storage_for_request() as storage:
+                return api.route(storage, parts[1:], query)
         return api.error_response(404, f"Nothing at {urlsplit(self.path).path}; the dashboard starts at /.")
 
     def _host_allowed(self) -> bool:
-        if not self.server.loopback:
-            return True
         host = self.headers.get("Host")
         if host is None:
             return True  # HTTP/1.0 clients may omit it; DNS rebinding needs a browser, which sends it
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return is_loopback(name)
+        name = host_name(host.strip())
+        return is_loopback(name) or name in self.server.allowed_hosts
 
     def _send(self, response: api.Response, send_body: bool) -> None:
         size = os.path.getsize(response.path) if response.path else len(response.body)

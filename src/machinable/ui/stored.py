@@ -20,7 +20,6 @@ from machinable.storage.files import TEMPORARY, read_json, safe_join
 EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
 SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 TEXT_FORMATS = (".txt", ".json")
-OUTPUT_TAIL = 256 * 1024  # bytes of output.log sent when a page first opens
 
 
 def open_experiment(metadata: dict, storage):
@@ -156,41 +155,3 @@ def executions(experiment) -> list[dict]:
     for execution in found:
         execution["superseded"] = execution.pop("claim", None) in taken
     return found
-
-
-def read_output(experiment, offset: int | None = None) -> dict:
-    """`output.log` from byte `offset` (default: its last OUTPUT_TAIL bytes) to the end.
-
-    Returns the text and the offset to ask for next; a multi-byte character cut by the
-    writer is left for the next call instead of being garbled.
-    """
-    path = experiment.local_directory("output.log")
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if offset is None:
-                start = max(0, size - OUTPUT_TAIL)
-            else:
-                start = offset if 0 <= offset <= size else 0  # a shorter file was replaced: read it again
-            f.seek(start)
-            raw = f.read(size - start)
-    except FileNotFoundError:
-        return {"text": "", "start": 0, "offset": 0, "size": 0, "truncated": False}
-    truncated = offset is None and start > 0
-    if truncated:
-        newline = raw.find(b"\n")
-        if newline >= 0:
-            raw, start = raw[newline + 1:], start + newline + 1
-    text, used = _decode_complete(raw)
-    return {"text": text, "start": start, "offset": start + used, "size": size, "truncated": truncated}
-
-
-def _decode_complete(raw: bytes) -> tuple[str, int]:
-    """Decode UTF-8, holding back an incomplete character at the end; returns (text, bytes used)."""
-    for cut in range(0, min(4, len(raw) + 1)):
-        try:
-            return raw[: len(raw) - cut].decode("utf-8"), len(raw) - cut
-        except UnicodeDecodeError as error:
-            if error.start < len(raw) - 4:  # invalid bytes in the middle, not a cut character
-                break
-    return raw.decode("utf-8", errors="replace"), len(raw)

@@ -1,7 +1,7 @@
 // Several experiments side by side: config diff (differing keys highlighted) and overlaid record plots.
 
 import { errorBox, experimentLink, formatValue, getJSON, h, panel, select, statusBadge } from "./dom.js";
-import { linePlot, PALETTE, pointsOf } from "./plot.js";
+import { linePlot, PALETTE } from "./plot.js";
 import { defaultX, plottedColumns, recordsUrl, xOptions } from "./records.js";
 
 export function comparePage(main, params) {
@@ -85,14 +85,17 @@ function recordPlots(container, data, colors) {
     const mine = ++sequence;
     const loaded = await Promise.all(data.experiments.map(async (experiment) => {
       try {
-        return { experiment, records: await getJSON(recordsUrl(experiment.id, scope)) };
+        return { experiment, records: await getJSON(recordsUrl(experiment.id, scope, xColumn)) };
       } catch (error) {
-        return { experiment, records: { rows: [], numeric: [], first_row: 0 } };
+        return { experiment, records: { numeric: [], series: {}, x: xColumn } };
       }
     }));
     if (mine !== sequence) return;
     const numeric = [...new Set(loaded.flatMap((one) => one.records.numeric))];
-    if (xColumn === null || (xColumn !== "" && !numeric.includes(xColumn))) xColumn = defaultX(numeric);
+    if (xColumn === null || (xColumn !== "" && !numeric.includes(xColumn))) {
+      xColumn = defaultX(numeric);
+      if (loaded.some((one) => one.records.x !== xColumn)) return draw(); // one x axis for all of them
+    }
     controls.replaceChildren(
       h("label", {}, "Scope ", select("compare-scope", data.scopes.map((s) => [s, s]), scope, (event) => {
         scope = event.target.value;
@@ -113,7 +116,7 @@ function recordPlots(container, data, colors) {
         .map((one) => ({
           name: one.experiment.id,
           color: colors.get(one.experiment.id),
-          points: pointsOf(one.records.rows, column, xColumn, one.records.first_row),
+          points: one.records.series[column] || [],
         })),
       xLabel,
     )));

@@ -7,6 +7,7 @@ import { recordsView } from "./records.js";
 
 const POLL_MS = 1000; // output of a running experiment
 const LIVE_EVERY = 5; // polls between refreshes of the timeline and records
+const MAX_LOG_CHARS = 1 << 20; // of a followed log the page keeps the newest; older lines are dropped with a note
 
 export function experimentPage(main, id) {
   const base = `/api/experiments/${encodeURIComponent(id)}`;
@@ -61,23 +62,18 @@ export function experimentPage(main, id) {
   async function followOutput(log, live, status, refresh) {
     let offset = 0;
     let polls = 0;
-    const add = (text) => {
-      const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-      log.append(document.createTextNode(text));
-      if (atEnd) log.scrollTop = log.scrollHeight;
-    };
+    const shown = logView(log);
     try {
       const first = await getJSON(`${base}/output`);
       if (disposed) return;
-      if (first.truncated) add(`… (the first ${formatBytes(first.start)} are not shown)\n`);
-      add(first.text);
+      shown.add(first.text, first.skipped);
       offset = first.offset;
       status = first.status;
     } catch (error) {
       log.textContent = `Cannot read the output: ${error.message}`;
       return;
     }
-    if (!log.textContent) log.textContent = status === "running" ? "" : "(no output)";
+    if (offset === 0 && status !== "running") shown.add("(no output)");
     if (status !== "running") return;
     live.textContent = "● following live output";
     const poll = async () => {
@@ -85,8 +81,8 @@ export function experimentPage(main, id) {
       try {
         const next = await getJSON(`${base}/output?offset=${offset}`);
         if (disposed) return;
-        if (next.start !== offset) log.textContent = ""; // the log was replaced: start over
-        add(next.text);
+        if (next.start !== offset) shown.clear(); // the log was replaced: start over
+        shown.add(next.text, next.skipped);
         offset = next.offset;
         polls += 1;
         if (next.status !== "running") {
@@ -107,6 +103,35 @@ export function experimentPage(main, id) {
     dispose() {
       disposed = true;
       clearTimeout(timer);
+    },
+  };
+}
+
+// The text of `log` (a <pre>), capped at MAX_LOG_CHARS: a note says how much older output is not shown.
+export function logView(log, limit = MAX_LOG_CHARS) {
+  const note = h("span", { class: "muted", id: "output-dropped" });
+  const body = document.createTextNode("");
+  log.replaceChildren(note, body);
+  let hidden = 0; // bytes the server skipped and characters dropped here
+  return {
+    add(text, skipped = 0) {
+      const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      let all = body.data + text;
+      if (all.length > limit) {
+        const newline = all.indexOf("\n", all.length - limit);
+        const cut = newline < 0 ? all.length - limit : newline + 1;
+        all = all.slice(cut);
+        hidden += cut;
+      }
+      hidden += skipped;
+      body.data = all;
+      note.textContent = hidden ? `… older output not shown (about ${formatBytes(hidden)}); output.log holds all of it\n` : "";
+      if (atEnd) log.scrollTop = log.scrollHeight;
+    },
+    clear() {
+      body.data = "";
+      hidden = 0;
+      note.textContent = "";
     },
   };
 }

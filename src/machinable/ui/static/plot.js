@@ -96,12 +96,3 @@ function ticks(low, high, wanted = 5) {
   }
   return found;
 }
-
-// The points of `column` from record rows, against the row index or another column.
-export function pointsOf(rows, column, xColumn, firstRow = 0) {
-  return rows.map((row, index) => [xColumn ? toNumber(row[xColumn]) : firstRow + index, toNumber(row[column])]);
-}
-
-function toNumber(value) {
-  return typeof value === "number" ? value : NaN;
-}

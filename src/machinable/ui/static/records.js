@@ -1,9 +1,8 @@
 // Records of one experiment: a scope and x-axis choice, line plots of the numeric columns, and a table.
 
 import { formatNumber, getJSON, h, select } from "./dom.js";
-import { linePlot, PALETTE, pointsOf } from "./plot.js";
+import { linePlot, PALETTE } from "./plot.js";
 
-const TABLE_ROWS = 200;
 const ROW = "";
 
 export function defaultX(numeric) {
@@ -18,8 +17,10 @@ export function plottedColumns(numeric, xColumn) {
   return numeric.filter((column) => column !== "_timestamp" && column !== xColumn);
 }
 
-export function recordsUrl(id, scope) {
-  return `/api/experiments/${encodeURIComponent(id)}/records?scope=${encodeURIComponent(scope)}`;
+// The server sends the last rows and each numeric column downsampled against `xColumn` (null: its default).
+export function recordsUrl(id, scope, xColumn = null) {
+  const x = xColumn === null ? "" : `&x=${encodeURIComponent(xColumn)}`;
+  return `/api/experiments/${encodeURIComponent(id)}/records?scope=${encodeURIComponent(scope)}${x}`;
 }
 
 // Fills `container`; returns { reload() } to refresh the rows of the current scope.
@@ -35,9 +36,9 @@ export function recordsView(container, id, scopes) {
 
   async function reload() {
     const mine = ++sequence;
-    const data = await getJSON(recordsUrl(id, scope));
+    const data = await getJSON(recordsUrl(id, scope, xColumn));
     if (mine !== sequence) return;
-    if (xColumn === null || (xColumn !== ROW && !data.numeric.includes(xColumn))) xColumn = defaultX(data.numeric);
+    xColumn = data.x;
     controls.replaceChildren(
       h("label", {}, "Scope ", select("scope", scopes.map((s) => [s, s]), scope, (event) => {
         scope = event.target.value;
@@ -53,15 +54,14 @@ export function recordsView(container, id, scopes) {
     const xLabel = xColumn || "row index";
     plots.replaceChildren(
       ...columns.map((column) =>
-        linePlot(column, [{ name: id, color: PALETTE[0], points: pointsOf(data.rows, column, xColumn, data.first_row) }], xLabel),
+        linePlot(column, [{ name: id, color: PALETTE[0], points: data.series[column] }], xLabel),
       ),
     );
     if (!columns.length) plots.replaceChildren(h("p", { class: "empty", text: "No numeric columns to plot." }));
-    const shown = data.rows.slice(-TABLE_ROWS);
-    const first = data.first_row + data.rows.length - shown.length;
     note.textContent = `${data.total} row${data.total === 1 ? "" : "s"} in scope "${scope}"` +
-      (shown.length < data.total ? `; the table shows the last ${shown.length}` : "");
-    table.replaceChildren(rowsTable(data.columns, shown, first));
+      (data.rows.length < data.total ? `; the table shows the last ${data.rows.length}` : "") +
+      (data.skipped ? `; ${data.skipped} damaged line${data.skipped === 1 ? " was" : "s were"} skipped` : "");
+    table.replaceChildren(rowsTable(data.columns, data.rows, data.first_row));
   }
 
   reload();
