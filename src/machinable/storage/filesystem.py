@@ -272,7 +272,8 @@ class Filesystem(Storage):
         metadata = stored.read(os.path.join(self.root, directory), default=None)
         if metadata is None or metadata["identity"] != identity or (seed is not None and metadata["seed"] != seed):
             return None
-        if not self.index.read_only:
+        if not self.index.read_only:  # a stale index, or the commit of a process that died before its row
+            self._recover_dead_commits()
             self.index.add(metadata, directory, metadata["keys"])
         return metadata
 
