@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import warnings
 
 import click
 
@@ -438,13 +439,19 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
     conditions = where_conditions([(key, operator, _typed_value(raw, _annotation(schema, key))) for key, operator, raw in parsed])
     storage = Storage.current()
     if _storage_missing(storage):  # reading must not create the storage directory
-        found = []
+        found, unreadable = [], []
     else:
-        found = find(module, where=conditions or None, status=status, group=group)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the unreadable ones are listed below instead
+            found = find(module, where=conditions or None, status=status, group=group)
+        unreadable = found.unreadable
     if as_json:
-        click.echo(json.dumps([_experiment_json(experiment) for experiment in found[:limit]], indent=1))
+        shown = [_experiment_json(experiment) for experiment in found[:limit]]
+        click.echo(json.dumps(shown + [entry.as_dict() for entry in unreadable], indent=1))
         return
-    if not found:
+    for entry in unreadable:
+        click.echo(f"Unreadable: {entry}", err=True)
+    if not found and not unreadable:
         click.echo("No experiments found" + (f" in {_storage_root(storage)}" if _storage_root(storage) else "") + ".")
         return
     total = len(found)
@@ -453,9 +460,12 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
     title = f"{total} experiment{'s' if total != 1 else ''}"
     if len(found) < total:
         title += f" (newest {len(found)} shown)"
+    if unreadable:
+        title += f", {len(unreadable)} unreadable"
     console = tables.console()
     click.echo(title)
-    console.print(tables.table(tables.fit([experiment.as_row() for experiment in found], console.width)))
+    rows = [experiment.as_row() for experiment in [*found, *unreadable]]
+    console.print(tables.table(tables.fit(rows, console.width)))
 
 
 @cli.command("show", context_settings={"help_option_names": ["-h", "--help"]})
@@ -630,11 +640,14 @@ def index_rebuild_command() -> None:
         transient=True,
         disable=not console.is_terminal,
     )
+    skipped = []
     with progress:
         task = progress.add_task("rebuild", total=None)
-        count = storage.rebuild_index(progress=lambda *_: progress.advance(task))
+        count = storage.rebuild_index(progress=lambda *_: progress.advance(task), on_damaged=skipped.append)
     where = root if root is not None else repr(storage)
     click.echo(f"Indexed {count} experiment{'s' if count != 1 else ''} in {where}.")
+    for error in skipped:
+        click.echo(f"Skipped (cannot be read): {error}", err=True)
 
 
 def main(argv=None) -> None:

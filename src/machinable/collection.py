@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 
 class Collection(list):
+    unreadable: list = []  # find(): the damaged experiments left out (machinable.opening.Unreadable)
+
     def filter(self, predicate) -> "Collection":
         return type(self)(item for item in self if predicate(item))
 

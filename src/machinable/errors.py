@@ -4,6 +4,8 @@ Messages say what was wrong and how to fix it; they are raised before any
 side effect (no directory created, no file written).
 """
 
+from __future__ import annotations
+
 
 class MachinableError(Exception):
     """Base class of machinable's own errors."""
@@ -38,7 +40,13 @@ class StorageError(MachinableError, OSError):
 
 
 class CorruptMetadata(StorageError):
-    """A stored metadata file is missing or unreadable."""
+    """A stored metadata file is missing or unreadable: `path` names the file, `reason` what is wrong."""
+
+    def __init__(self, message: str, path: str | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
 
 
 class IndexCorrupt(StorageError):

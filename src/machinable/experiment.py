@@ -11,14 +11,17 @@ import time
 from machinable import context, ids
 from machinable.config import deep_merge
 from machinable.element import Element
-from machinable.errors import ModuleNotFound, StateError, StorageError, UntrustedData, ValidationError
+from machinable.errors import CorruptMetadata, ModuleNotFound, StateError, StorageError, ValidationError
 from machinable.identity import Request, keys_hash, keys_of
 from machinable.project import Project
 from machinable.records import Record, Records, segment, segments
 from machinable.run import CLAIM, STATUS, claim_token, run, superseded
 from machinable.storage import Storage
 from machinable.storage.claim import Claim
-from machinable.storage.files import data_format, decode_data, encode_data, read_json, safe_join, write_atomic
+from machinable.storage.files import (
+    data_format, decode_data, encode_data, read_json, read_metadata, safe_join, write_atomic,
+)
+from machinable.storage.trust import check_trusted, sign
 
 
 class Experiment(Element):
@@ -61,9 +64,12 @@ class Experiment(Element):
         return experiment
 
     @classmethod
-    def find_by_id(cls, experiment_id: str, storage: Storage | None = None) -> "Experiment":
+    def find_by_id(cls, experiment_id: str, storage: Storage | None = None, load_class: bool = True) -> "Experiment":
+        """The stored experiment with this id; CorruptMetadata naming the file if it is damaged."""
+        from machinable.opening import open_or_raise
+
         storage = storage or Storage.current()
-        return cls.from_metadata(storage.find_by_id(experiment_id), storage)
+        return open_or_raise(storage, storage.locate(experiment_id), load_class)
 
     @classmethod
     def from_metadata(cls, metadata: dict, storage: Storage, load_class: bool = True) -> "Experiment":
@@ -216,7 +222,12 @@ class Experiment(Element):
         except OSError as e:
             raise StorageError(f"Cannot store {name!r}: {e.strerror}: {e.filename} (a file where a directory is needed?).") from e
         write_atomic(path, raw, check)
+        if ext in (".p", ".pkl"):
+            sign(self._signature(name), raw, check)
         return path
+
+    def _signature(self, name: str) -> str:
+        return self.local_directory(".signatures", name + ".sig")
 
     def _check(self):
         """The fence of the attempt this process runs (None outside a run): raises ClaimLost once it was taken over."""
@@ -225,22 +236,19 @@ class Experiment(Element):
     def load_data(self, name: str, default=None, *, trust: bool = False):
         """Load `data/<name>`, or `default` if there is none.
 
-        Pickles (.p/.pkl) run code when loaded: one in a storage owned by another user
-        is refused unless `trust=True`.
+        Pickles (.p/.pkl) run code when loaded: one you did not save yourself (signed with
+        your machinable key, see `machinable.storage.trust`; e.g. another user's, or one from
+        a copied or unpacked storage) is refused unless `trust=True`.
         """
         ext = data_format(name)
         path = self.local_directory("data", name)
         try:
             with open(path, "rb") as f:
                 raw = f.read()
-            owner = os.stat(path).st_uid
         except FileNotFoundError:
             return default
-        if ext in (".p", ".pkl") and not trust and hasattr(os, "getuid") and owner != os.getuid():
-            raise UntrustedData(
-                f"{path} is a pickle written by another user (uid {owner}); loading a pickle runs "
-                "arbitrary code. Pass load_data(..., trust=True) if you trust its origin."
-            )
+        if ext in (".p", ".pkl") and not trust:
+            check_trusted(path, self._signature(name), raw)
         return decode_data(ext, raw)
 
     # --- records ----------------------------------------------------------------------
@@ -262,9 +270,19 @@ class Experiment(Element):
     # --- status -----------------------------------------------------------------------
 
     def _status(self) -> dict:
+        """status.json; a damaged one raises CorruptMetadata, so a finished experiment is never run again by mistake."""
         if not self.is_committed():
             return {}
-        return read_json(self._file(STATUS), default={})
+        path = self._file(STATUS)
+        try:
+            return read_metadata(path, default={})
+        except CorruptMetadata as error:
+            raise CorruptMetadata(
+                f"Status file {path} of {self} is corrupt ({error.reason}), so whether it finished is unknown; "
+                "it is not run again until this is repaired. Restore the file from a backup; or, if the "
+                "experiment should resume, replace its content with {} (its records and data are kept).",
+                path, error.reason,
+            ) from None
 
     def _claim(self) -> Claim:
         return Claim(self._file(CLAIM))
@@ -406,7 +424,9 @@ class Experiment(Element):
 
         if not self.is_committed():
             return Collection()
-        return Collection(Experiment.from_metadata(m, self.storage) for m in self.storage.search(ancestor=self.experiment_id))
+        from machinable.opening import open_or_raise
+
+        return Collection(open_or_raise(self.storage, d) for d in self.storage.directories(ancestor=self.experiment_id))
 
     # --- executions -------------------------------------------------------------------
 
@@ -476,6 +496,9 @@ class Experiment(Element):
         if execution is not None:
             self._execution = execution
         self.commit()
+        if self.is_finished():  # also raises, before any write, if status.json is damaged
+            return None
+        self.storage.check_writable()
         from machinable.execution.local import Local
 
         failure = run(self, self._execution or Local())

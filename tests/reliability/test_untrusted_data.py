@@ -1,4 +1,5 @@
-"""SPEC §6, §12: pickles run code when loaded; one written by another user needs an explicit opt-in.
+"""SPEC §6, §12: pickles run code when loaded; one not saved by this user needs an explicit opt-in,
+also when its storage arrived as a copy or archive (so file ownership says nothing).
 
 The tests run as any user: "another user" is simulated by chown (as root) or skipped.
 """
@@ -45,7 +46,7 @@ def test_a_pickle_of_another_user_is_refused_without_opt_in(project, name):
     with pytest.raises(UntrustedData) as info:
         experiment.load_data(name)
     message = str(info.value)
-    assert f"{path} is a pickle written by another user (uid 4242)" in message
+    assert f"{path} is a pickle not saved by you" in message
     assert "loading a pickle runs arbitrary code" in message and "load_data(..., trust=True)" in message
     assert not os.path.exists(marker)  # refused before unpickling: nothing ran
     experiment.load_data(name, trust=True)  # the explicit opt-in
@@ -74,3 +75,29 @@ def test_a_npy_file_holding_a_pickle_is_not_unpickled(project):
     with pytest.raises(ValueError, match="allow_pickle=False"):
         experiment.load_data("array.npy")
     assert not os.path.exists(marker)
+
+
+def test_a_pickle_from_a_storage_received_as_a_tar_archive_needs_opt_in(project, tmp_path, monkeypatch):
+    """Unpacked files belong to whoever unpacks them: before, such a pickle loaded without trust=True."""
+    import tarfile
+
+    experiment = get("estimate_gravity").commit()
+    marker = os.path.join(project.path, "code-ran")
+    experiment.save_data("evil.pkl", Evil(marker))  # signed by the sender's key
+    archive = tmp_path / "storage.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(project.storage, arcname="storage")
+    received = tmp_path / "received"
+    with tarfile.open(archive) as tar:
+        tar.extractall(received)
+    monkeypatch.setenv("MACHINABLE_SIGNING_KEY", str(tmp_path / "receiver.key"))  # the receiver's own key
+    with get("machinable.storage.filesystem", {"directory": str(received / "storage")}):
+        copy = Experiment.find_by_id(experiment.experiment_id)
+        assert os.stat(copy.local_directory("data", "evil.pkl")).st_uid == os.getuid()  # owned by the receiver
+        with pytest.raises(UntrustedData, match="not saved by you.*copy or archive of a storage"):
+            copy.load_data("evil.pkl")
+        assert not os.path.exists(marker)
+        copy.save_data("mine.pkl", [1, 2])  # what the receiver saves is theirs
+        assert copy.load_data("mine.pkl") == [1, 2]
+        copy.load_data("evil.pkl", trust=True)
+        assert os.path.isdir(marker)

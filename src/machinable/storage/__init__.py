@@ -55,6 +55,27 @@ class Storage(Element, abc.ABC):
         """Metadata of the experiment with this id (raises ExperimentNotFound)."""
 
     @abc.abstractmethod
+    def locate(self, experiment_id: str) -> str:
+        """The directory of the experiment with this id, whatever state its files are in (raises ExperimentNotFound)."""
+
+    @abc.abstractmethod
+    def directories(self, module=None, where=None, ancestor=None, group=None) -> list[str]:
+        """Directories of stored experiments, newest first, filtered; open them with `machinable.opening`."""
+
+    def check_writable(self) -> None:
+        """Raise StorageError, saying how to fix it, if this process cannot store experiments here."""
+
+    def is_writable(self) -> bool:
+        """Whether this process can store experiments here (reading needs no write access)."""
+        from machinable.errors import StorageError
+
+        try:
+            self.check_writable()
+        except StorageError:
+            return False
+        return True
+
+    @abc.abstractmethod
     def directory_of(self, metadata: dict) -> str:
         """The local directory holding an experiment's files."""
 
@@ -63,5 +84,7 @@ class Storage(Element, abc.ABC):
         """Metadata of stored experiments, newest first, filtered."""
 
     @abc.abstractmethod
-    def rebuild_index(self, progress=None) -> int:
-        """Recreate the lookup index from the stored files; returns the experiment count."""
+    def rebuild_index(self, progress=None, on_damaged=None) -> int:
+        """Recreate the lookup index from the stored files; returns the experiment count.
+
+        A damaged experiment is skipped and passed to `on_damaged(error)` (CorruptMetadata)."""

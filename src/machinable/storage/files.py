@@ -85,7 +85,7 @@ def write_json(path: str, obj: dict, check=None) -> None:
 
 
 def read_json(path: str, default=...):
-    """Read a metadata file; a missing or broken one names the file and the fix."""
+    """Read a JSON file; a missing or broken one names the file and the fix (never deleting anything)."""
     try:
         with open(path, "rb") as f:
             return json.loads(f.read())
@@ -94,13 +94,32 @@ def read_json(path: str, default=...):
             return default
         raise CorruptMetadata(
             f"Metadata file {path} is missing. If the directory was moved or edited by hand, "
-            "restore it, then run `machinable index rebuild`."
+            "restore it, then run `machinable index rebuild`.",
+            path, "missing",
         ) from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise CorruptMetadata(
-            f"Metadata file {path} is corrupt ({e}). Restore it from a backup or remove the "
-            "experiment directory, then run `machinable index rebuild`."
-        ) from None
+        raise corrupt(path, f"{e}") from None
+    except OSError as e:
+        raise corrupt(path, f"{e.strerror}") from None
+
+
+def read_metadata(path: str, default=...) -> dict:
+    """A metadata file, which holds one JSON object: anything else raises CorruptMetadata naming the file."""
+    data = read_json(path, default)
+    if not isinstance(data, dict):
+        if data is default:
+            return data
+        raise corrupt(path, f"it holds a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def corrupt(path: str, reason: str) -> CorruptMetadata:
+    """The error for a damaged metadata file: how to repair it without losing the experiment's other files."""
+    return CorruptMetadata(
+        f"Metadata file {path} is corrupt ({reason}). The experiment's other files are untouched: restore "
+        "this file from a backup (or fix it by hand), then run `machinable index rebuild`.",
+        path, reason,
+    )
 
 
 def safe_join(root: str, *parts: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+import warnings
 from dataclasses import dataclass
 
 from machinable import ids
@@ -12,10 +13,13 @@ from machinable.identity import Request
 from machinable.errors import ExperimentNotFound, StorageError
 from machinable.storage import Storage
 from machinable.storage.claim import Claim, stale_after
-from machinable.storage.files import TEMPORARY, probe_writable, read_json, write_json
-from machinable.storage.index import Index
+from machinable.errors import CorruptMetadata
+from machinable.storage import metadata as stored
+from machinable.storage.files import TEMPORARY, probe_writable, write_json
+from machinable.storage.identities import Markers
+from machinable.storage.index import Index, MemoryIndex
 
-METADATA = "experiment.json"
+METADATA = stored.METADATA
 
 
 class Filesystem(Storage):
@@ -41,30 +45,61 @@ class Filesystem(Storage):
     def portable_config(self) -> dict:
         return {**self.config.to_dict(), "directory": self.root}
 
+    @functools.cached_property
+    def markers(self) -> Markers:
+        return Markers(self.root)
+
     @property
     def index(self) -> Index:
         """The lookup index, opened once per process.
 
-        Opening it rebuilds an index that is missing or was never completely built (a
-        crash while creating it) and finishes the commits of processes that died holding
-        a commit lock (`_recover`): after any crash the index agrees with the files again.
+        Opening it rebuilds an index that is missing, was never completely built (a crash
+        while creating it) or is stale (it misses commits: restored from an older backup),
+        and finishes the commits of processes that died holding a commit lock (`_recover`):
+        after any crash the index agrees with the files again. A storage this user cannot
+        write is read through its index opened immutable, or, if that is missing or
+        stale, through a private index built in memory from the files.
         """
         index = self.__dict__.get("_index")
         if index is None or not index.is_current():  # (re)open, also after the file was deleted or replaced
             if index is not None:
                 index.close()
+            if not self.is_writable():
+                index = self.__dict__["_index"] = self._read_only_index()
+                return index
             index = self._open_index()
             if not index.exists():
-                self._check_writable()
                 index.create()
             if not index.is_built():
-                index.rebuild(self._index_entries(), if_needed=True)
+                index.rebuild(self._index_entries(), if_needed=True, synced=self.markers.version)
+            elif self._is_stale(index):  # e.g. restored from an older backup: brought up to date
+                index.rebuild(self._index_entries(), synced=self.markers.version)
             self.__dict__["_index"] = index
             self._recover_dead_commits()
         return index
 
-    def _open_index(self) -> Index:
-        return Index(os.path.join(self.root, "index.sqlite"), os.path.join(self.root, ".locks", "index.lock"))
+    def _open_index(self, read_only: bool = False) -> Index:
+        return Index(os.path.join(self.root, "index.sqlite"), os.path.join(self.root, ".locks", "index.lock"), read_only)
+
+    def _is_stale(self, index: Index) -> bool:
+        """Whether identity markers were created that the index has not seen (or it predates them)."""
+        version = self.markers.version()
+        if version is None:  # no markers yet: a storage written before them gets them by one rebuild
+            return index.count() > 0
+        return index.synced() != version
+
+    def _read_only_index(self) -> Index:
+        index = self._open_index(read_only=True)
+        try:
+            if index.exists() and not self._is_stale(index):
+                return index
+        except StorageError:  # unusable as it is; nothing may be repaired here
+            pass
+        index.close()
+        private = MemoryIndex()
+        private.rebuild(self._index_entries(mark=False))
+        return private
+
 
     def __repr__(self):
         return f"Filesystem({self.root!r})"
@@ -79,7 +114,7 @@ class Filesystem(Storage):
                 "with `get('machinable.storage.filesystem', {'directory': ...})`."
             ) from e
 
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
         """Fail clearly, before anything is written, if the storage directory cannot be written.
 
         Tried for real, once per process: os.access() says yes to root even on a read-only
@@ -116,7 +151,7 @@ class Filesystem(Storage):
         finishes or removes that directory (`_recover`), so the index never misses a
         committed experiment and `get()` never creates a duplicate.
         """
-        self._check_writable()
+        self.check_writable()
         index = self.index
         while index.directory(metadata["experiment_id"]) is not None or os.path.exists(self.directory_of(metadata)):
             # 62^6 ids make a clash rare, but likely enough among 100k experiments to handle
@@ -153,16 +188,27 @@ class Filesystem(Storage):
             ) from None
         except OSError as e:
             raise StorageError(f"Cannot create experiment directory {directory}: {e.strerror}.") from e
+        marked = []
         try:
             write_json(os.path.join(directory, METADATA), metadata)
-            index.add(metadata, os.path.relpath(directory, self.root), keys)
+            relative = os.path.relpath(directory, self.root)
+            marked = self._mark(metadata, relative)
+            index.add(metadata, relative, keys, self.markers.version())
         except BaseException as error:
             if not isinstance(error, StorageError):  # e.g. interrupted after the row was written
                 _quietly(index.remove, metadata["experiment_id"])
+            for path in marked:
+                _quietly(os.unlink, path)
             _quietly(os.unlink, os.path.join(directory, METADATA))
             _remove_unfinished(directory)
             raise
         return metadata
+
+    def _mark(self, metadata: dict, directory: str) -> list[str]:
+        return self.markers.mark(
+            metadata["identity"], metadata["seed"], directory,
+            lambda previous: os.path.exists(os.path.join(self.root, previous, METADATA)),
+        )
 
     def _recover(self, info: dict | None) -> None:
         """Finish the commit of a process that died holding its commit lock.
@@ -175,9 +221,10 @@ class Filesystem(Storage):
         if not directory:
             return
         path = os.path.join(self.root, directory)
-        metadata = read_json(os.path.join(path, METADATA), default=None)
+        metadata = stored.read(path, default=None)
         if metadata is not None:
-            self.index.add(metadata, directory, metadata["keys"])
+            self._mark(metadata, directory)
+            self.index.add(metadata, directory, metadata["keys"], self.markers.version())
         else:
             _remove_unfinished(path)
 
@@ -213,56 +260,90 @@ class Filesystem(Storage):
         return found
 
     def _find_identity(self, identity: str, seed: int | None) -> dict | None:
+        """The oldest match in the index; if the index has none, the experiment its identity marker names
+        (the index is stale then: the experiment gets its row)."""
         for _, directory in self.index.find_identity(identity, seed):
-            path = os.path.join(self.root, directory, METADATA)
-            if os.path.exists(path):
-                return read_json(path)
-        return None
+            path = os.path.join(self.root, directory)
+            if os.path.exists(os.path.join(path, METADATA)):
+                return stored.read(path)
+        directory = self.markers.lookup(identity, seed)
+        if directory is None:
+            return None
+        metadata = stored.read(os.path.join(self.root, directory), default=None)
+        if metadata is None or metadata["identity"] != identity or (seed is not None and metadata["seed"] != seed):
+            return None
+        if not self.index.read_only:  # a stale index, or the commit of a process that died before its row
+            self._recover_dead_commits()
+            self.index.add(metadata, directory, metadata["keys"])
+        return metadata
 
-    def find_by_id(self, experiment_id: str) -> dict:
+    def locate(self, experiment_id: str) -> str:
         directory = self.index.directory(experiment_id) if os.path.isdir(self.root) else None
         if directory is None:
             raise ExperimentNotFound(
                 f"No experiment '{experiment_id}' in storage {self.root}. If its directory was "
                 "copied in by hand, run `machinable index rebuild`."
             )
-        return read_json(os.path.join(self.root, directory, METADATA))
+        return os.path.join(self.root, directory)
+
+    def find_by_id(self, experiment_id: str) -> dict:
+        return stored.read(self.locate(experiment_id))
+
+    def directories(self, module=None, where=None, ancestor=None, group=None) -> list[str]:
+        if not os.path.isdir(self.root):
+            return []
+        found = (os.path.join(self.root, directory) for _, directory in self.index.search(module, where, ancestor, group))
+        return [directory for directory in found if os.path.isdir(directory)]
 
     def search(self, module=None, where=None, ancestor=None, group=None) -> list[dict]:
-        found = []
-        if not os.path.isdir(self.root):
-            return found
-        for _, directory in self.index.search(module, where, ancestor, group):
-            path = os.path.join(self.root, directory, METADATA)
-            if os.path.exists(path):
-                found.append(read_json(path))
-        return found
+        found = (stored.read(directory, None) for directory in self.directories(module, where, ancestor, group))
+        return [metadata for metadata in found if metadata is not None]
 
     # --- the index ----------------------------------------------------------------
 
-    def scan(self):
-        """Metadata and directory of every experiment stored on disk."""
+    def scan(self, on_damaged=None):
+        """Metadata and directory of every readable experiment stored on disk.
+
+        A damaged experiment.json is skipped and passed to `on_damaged(error)` (a
+        CorruptMetadata naming the file); by default a RuntimeWarning says so.
+        """
         for current, subdirectories, files in os.walk(self.root):
             subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
             if METADATA in files:
                 subdirectories[:] = []
-                yield read_json(os.path.join(current, METADATA)), os.path.relpath(current, self.root)
+                try:
+                    metadata = stored.read(current)
+                except CorruptMetadata as error:
+                    (on_damaged or _warn_skipped)(error)
+                    continue
+                yield metadata, os.path.relpath(current, self.root)
 
-    def rebuild_index(self, progress=None) -> int:
-        """Recreate the index from the files, also from an index that cannot be read."""
+    def rebuild_index(self, progress=None, on_damaged=None) -> int:
+        """Recreate the index from the files, also from an index that cannot be read.
+
+        Damaged experiments are skipped (see `scan`); the others are indexed."""
         index = self.__dict__.get("_index")
-        if index is None or not index.is_current():
+        self.check_writable()
+        if index is None or not index.is_current() or index.read_only or isinstance(index, MemoryIndex):
             if index is not None:
                 index.close()
-            self._check_writable()
             index = self.__dict__["_index"] = self._open_index()
             index.create()
-        count = index.rebuild(self._index_entries(), progress, replace_unreadable=True)
+        count = index.rebuild(self._index_entries(on_damaged), progress, replace_unreadable=True,
+                              synced=self.markers.version)
         self._recover_dead_commits()
         return count
 
-    def _index_entries(self):
-        return ((meta, directory, meta["keys"]) for meta, directory in self.scan())
+    def _index_entries(self, on_damaged=None, mark: bool = True):
+        """(metadata, directory, keys) of the readable experiments; `mark` creates their missing identity markers."""
+        for metadata, directory in self.scan(on_damaged):
+            if mark:
+                self._mark(metadata, directory)
+            yield metadata, directory, metadata["keys"]
+
+
+def _warn_skipped(error: CorruptMetadata) -> None:
+    warnings.warn(f"Not indexed, because it cannot be read: {error}", RuntimeWarning, stacklevel=3)
 
 
 def _quietly(function, *args) -> None:

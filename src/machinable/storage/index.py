@@ -121,6 +121,16 @@ def _insert(db, meta: dict, directory: str, keys: list) -> None:
     )
 
 
+_STATE = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value)"
+
+
+def _set_synced(db, synced) -> None:
+    """Remember the identity markers' version this index has caught up with (see `Index.synced`)."""
+    if synced is not None:
+        db.execute(_STATE)
+        db.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('identities', ?)", (synced,))
+
+
 def _remove(path: str) -> None:
     try:
         os.unlink(path)
@@ -175,9 +185,10 @@ def _is_damage(error: BaseException) -> bool:
 
 
 class Index:
-    def __init__(self, path: str, lock_path: str | None = None):
+    def __init__(self, path: str, lock_path: str | None = None, read_only: bool = False):
         self.path = path
         self.lock_path = lock_path  # serializes creating the file (see `create()`)
+        self.read_only = read_only  # opened immutable: nothing is written, not even SQLite's lock files
         self._db = None
         self._pid = None
         self._inode = None  # of the file the connection has open
@@ -194,6 +205,8 @@ class Index:
         return self._db
 
     def _connect(self, path: str) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only(path)
         try:
             db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             _while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
@@ -229,8 +242,21 @@ class Index:
             error.sqlite_error = e
             raise error from None
 
+    def _connect_read_only(self, path: str) -> sqlite3.Connection:
+        """The index of a storage this user cannot write, opened immutable (no -wal/-shm files are needed)."""
+        from urllib.parse import quote
+
+        try:
+            db = sqlite3.connect(f"file:{quote(path)}?immutable=1", uri=True, check_same_thread=False)
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                db.close()
+                raise IndexCorrupt(f"The index {path} is not built by this machinable; {self._hint()}")
+            return db
+        except sqlite3.DatabaseError as e:
+            raise IndexCorrupt(f"The index {path} cannot be read ({e}); {self._hint()}") from None
+
     def __getstate__(self):
-        return {"path": self.path, "_db": None, "_pid": None, "_inode": None}
+        return {"path": self.path, "read_only": self.read_only, "_db": None, "_pid": None, "_inode": None}
 
     @contextlib.contextmanager
     def _creating(self):
@@ -285,10 +311,11 @@ class Index:
 
     # --- writing ------------------------------------------------------------------
 
-    def add(self, meta: dict, directory: str, keys: list) -> None:
+    def add(self, meta: dict, directory: str, keys: list, synced: int | None = None) -> None:
         try:
             with _write(self.db) as db:
                 _insert(db, meta, directory, keys)
+                _set_synced(db, synced)
         except sqlite3.Error as e:
             raise StorageError(f"Cannot add experiment {meta['experiment_id']} to the index {self.path}: {e}.") from e
 
@@ -296,14 +323,16 @@ class Index:
         with _write(self.db) as db:
             db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
 
-    def rebuild(self, entries, progress=None, replace_unreadable: bool = False, if_needed: bool = False) -> int:
+    def rebuild(self, entries, progress=None, replace_unreadable: bool = False, if_needed: bool = False,
+                synced=None) -> int:
         """Refill the index from `(metadata, directory, keys)` entries; returns the count.
 
         Everything happens in one write transaction, with `entries` read lazily inside
         it: concurrent commits wait for it, so none is lost, and readers see either the
         old rows or the new ones. `replace_unreadable` starts afresh from a file that is
         not a usable index (truncated, overwritten, tables missing); `if_needed` does
-        nothing if the index was built meanwhile (by another process).
+        nothing if the index was built meanwhile (by another process). `synced()` is called
+        once the entries are read: the identity markers' version the index now reflects.
         """
         cleared = False
         try:
@@ -320,6 +349,7 @@ class Index:
                     count += 1
                     if progress:
                         progress()
+                _set_synced(db, synced and synced())
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             return count
         except (IndexCorrupt, sqlite3.DatabaseError) as e:
@@ -332,7 +362,7 @@ class Index:
             _remove(self.path)
             self._remove_stale_journal()
             self.db
-        return self.rebuild(entries, progress, if_needed=if_needed)
+        return self.rebuild(entries, progress, if_needed=if_needed, synced=synced)
 
     # --- reading ------------------------------------------------------------------
 
@@ -341,6 +371,14 @@ class Index:
             return self.db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as e:
             raise IndexCorrupt(f"The index {self.path} cannot be read ({e}); {self._hint()}") from None
+
+    def synced(self) -> int | None:
+        """The identity markers' version (`Markers.version()`) of the last commit or rebuild this index saw."""
+        try:
+            rows = self.db.execute("SELECT value FROM state WHERE key = 'identities'").fetchall()
+        except sqlite3.DatabaseError:  # an index written before markers existed: no state table
+            return None
+        return rows[0][0] if rows else None
 
     def find_identity(self, identity: str, seed: int | None = None) -> list[tuple[str, str]]:
         """(id, directory) of experiments with this identity, oldest first."""
@@ -394,3 +432,23 @@ class Index:
 
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM experiments")[0][0]
+
+
+class MemoryIndex(Index):
+    """A private index in memory, built from the files: for a storage whose index this user cannot use."""
+
+    def __init__(self):
+        super().__init__(":memory:")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None or self._pid != os.getpid():
+            self._db = self._connect(self.path)
+            self._pid = os.getpid()
+        return self._db
+
+    def exists(self) -> bool:
+        return True
+
+    def is_current(self) -> bool:
+        return True

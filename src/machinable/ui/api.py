@@ -16,7 +16,8 @@ import os
 from dataclasses import dataclass, field
 
 from machinable.config import flatten
-from machinable.errors import CorruptMetadata, ExperimentNotFound, MachinableError, UnsafePath
+from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
+from machinable.opening import Unreadable
 from machinable.query import STATUSES
 from machinable.records import Records, segments
 from machinable.ui import stored
@@ -160,15 +161,13 @@ def list_experiments(storage, query: dict) -> dict:
         if not filters.matches(entry):
             continue
         needed = len(shown) < limit or filters.timed or filters.status is not None
-        try:
-            metadata = stored.metadata(entry) if needed else entry
-        except CorruptMetadata as error:
-            unreadable.append({"id": entry["experiment_id"], "error": str(error)})
+        experiment = stored.open_entry(storage, entry) if needed else entry
+        if isinstance(experiment, Unreadable):
+            unreadable.append(experiment.as_dict())
             continue
-        if metadata is None or (filters.timed and not filters.matches_time(metadata["timestamp"])):
+        if experiment is None or (filters.timed and not filters.matches_time(experiment.timestamp)):
             continue
-        if len(shown) < limit or filters.status is not None:
-            experiment = stored.open_experiment(metadata, storage)
+        if needed and (len(shown) < limit or filters.status is not None):
             if not filters.matches_status(experiment.status):
                 continue
             if len(shown) < limit:
@@ -229,8 +228,8 @@ def experiment_detail(storage, experiment) -> dict:
         "error": experiment.error(),
         "ancestor": relative(storage, ancestor) if ancestor else None,
         "derived": [
-            {"id": m["experiment_id"], "module": m["module"], "status": stored.open_experiment(m, storage).status}
-            for m in stored.derived_metadata(storage, experiment.experiment_id)
+            {"id": child.experiment_id, "module": getattr(child, "module", None), "status": child.status}
+            for child in stored.derived(storage, experiment.experiment_id)
         ],
         "executions": stored.executions(experiment),
         "scopes": stored.scopes(experiment),

@@ -13,6 +13,7 @@ import os
 import re
 
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
+from machinable.opening import open_stored
 from machinable.records import scope_of
 from machinable.run import claim_token, superseded
 from machinable.storage.files import TEMPORARY, read_json, safe_join
@@ -22,20 +23,27 @@ SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 TEXT_FORMATS = (".txt", ".json")
 
 
-def open_experiment(metadata: dict, storage):
-    """The stored experiment described by `metadata`, as a plain `Experiment` (its module is not imported)."""
-    from machinable.experiment import Experiment
-
-    return Experiment.from_metadata(metadata, storage, load_class=False)
+def open_entry(storage, entry: dict):
+    """The experiment of a `catalog()` entry as a plain `Experiment` (its module is not imported), an
+    `Unreadable` entry if its files are damaged (`machinable.opening`), or None if they are gone."""
+    directory = entry.get("_directory")
+    metadata = None
+    if directory is None:  # the entry is the metadata itself
+        metadata, directory = entry, storage.directory_of(entry)
+    if not os.path.isdir(directory):
+        return None
+    return open_stored(storage, directory, metadata, load_class=False)
 
 
 def find_experiment(storage, experiment_id: str):
-    """The stored experiment with this id; raises ExperimentNotFound."""
+    """The stored experiment with this id; raises ExperimentNotFound, or CorruptMetadata if it is damaged."""
+    from machinable.experiment import Experiment
+
     if not EXPERIMENT_ID.match(experiment_id or ""):
         raise ExperimentNotFound(
             f"No experiment {experiment_id!r}: an experiment id is made of letters and digits, e.g. 'GDCN4d'."
         )
-    return open_experiment(storage.find_by_id(experiment_id), storage)
+    return Experiment.find_by_id(experiment_id, storage, load_class=False)
 
 
 def catalog(storage) -> list[dict]:
@@ -54,21 +62,14 @@ def catalog(storage) -> list[dict]:
         return storage.search()
     return [
         {"experiment_id": row[0], "module": row[1], "group": row[2], "ancestor": row[3],
-         "config": json.loads(row[4]), "_path": os.path.join(root, row[5], "experiment.json")}
+         "config": json.loads(row[4]), "_directory": os.path.join(root, row[5])}
         for row in rows
     ]
 
 
-def metadata(entry: dict) -> dict | None:
-    """The full metadata of a `catalog()` entry; None if its files are gone (the index is stale)."""
-    path = entry.get("_path")
-    if path is None:
-        return entry
-    return read_json(path, default=None)
-
-
-def derived_metadata(storage, experiment_id: str) -> list[dict]:
-    return storage.search(ancestor=experiment_id)
+def derived(storage, experiment_id: str) -> list:
+    """The experiments derived from this one (or `Unreadable` entries for damaged ones)."""
+    return [open_stored(storage, directory, load_class=False) for directory in storage.directories(ancestor=experiment_id)]
 
 
 # --- files of one experiment -------------------------------------------------------------

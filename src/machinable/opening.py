@@ -1,0 +1,78 @@
+"""The one way every reader (find(), `machinable list/show`, the dashboard) opens a stored experiment.
+
+A stored experiment may be damaged: an `experiment.json` cut short or missing fields, a
+version its class rejects, a `status.json` that is garbage or not a JSON object.
+`open_stored()` returns either the experiment or an `Unreadable` entry naming the
+directory, the file and the reason, so one damaged experiment never hides the others
+and the three readers cannot disagree about it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from machinable.errors import CorruptMetadata, MachinableError
+from machinable.storage import metadata as stored_metadata
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A stored experiment that cannot be opened; its files are left exactly as they are."""
+
+    directory: str
+    file: str
+    reason: str
+    message: str  # what is wrong and how to repair it
+
+    status = "unreadable"
+
+    @property
+    def experiment_id(self) -> str:
+        return os.path.basename(self.directory)
+
+    def error(self) -> CorruptMetadata:
+        return CorruptMetadata(self.message, self.file, self.reason)
+
+    def as_row(self) -> dict:
+        return {"id": self.experiment_id, "module": "?", "status": self.status,
+                "problem": f"{os.path.basename(self.file)}: {self.reason}"}
+
+    def as_dict(self) -> dict:
+        return {"id": self.experiment_id, "status": self.status, "directory": self.directory, "file": self.file,
+                "reason": self.reason, "error": self.message}
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def open_stored(storage, directory: str, metadata: dict | None = None, load_class: bool = True):
+    """The experiment stored in `directory` (as its class, or plain `Experiment` without `load_class`),
+    or an `Unreadable` entry if one of its metadata files is damaged or its version is rejected."""
+    from machinable.experiment import Experiment
+
+    path = os.path.join(directory, stored_metadata.METADATA)
+    try:
+        if metadata is None:
+            metadata = stored_metadata.read(directory)
+        else:
+            stored_metadata.check(metadata, path)
+        experiment = Experiment.from_metadata(metadata, storage, load_class=load_class)
+        experiment._status()  # a damaged status.json makes it unreadable, never silently "committed"
+    except CorruptMetadata as error:
+        return Unreadable(directory, error.path or path, error.reason or str(error), str(error))
+    except MachinableError as error:  # e.g. a stored version the class rejects
+        message = (
+            f"Experiment {directory} cannot be opened from {path}: {type(error).__name__}: {error} "
+            "Its files are untouched; fix the stored version or the experiment's class."
+        )
+        return Unreadable(directory, path, f"{type(error).__name__}: {error}", message)
+    return experiment
+
+
+def open_or_raise(storage, directory: str, load_class: bool = True):
+    """The experiment stored in `directory`; CorruptMetadata (naming the file and the fix) if it is unreadable."""
+    opened = open_stored(storage, directory, load_class=load_class)
+    if isinstance(opened, Unreadable):
+        raise opened.error()
+    return opened
