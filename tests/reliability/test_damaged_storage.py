@@ -91,7 +91,7 @@ def test_one_damaged_experiment_is_listed_as_unreadable_and_the_others_are_shown
     assert entry.file == path and reason in entry.reason and entry.directory == damaged.local_directory()
 
     output = run_cli("list")
-    assert "2 experiments, 1 unreadable" in output and f"Unreadable: " in output and path in output
+    assert "2 experiments, 1 unreadable" in output and "Unreadable: " in output and path in output
     listed = json.loads(run_cli("list", "--json"))
     assert [e["status"] for e in listed].count("unreadable") == 1
     assert {e["id"] for e in listed} == {e.experiment_id for e in three.experiments}

@@ -11,8 +11,6 @@ stay far below the file size. Timings at 100k/1M rows are in benchmarks/large_fi
 import http.client
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 import time

@@ -82,11 +82,26 @@ class Filesystem(Storage):
         return Index(os.path.join(self.root, "index.sqlite"), os.path.join(self.root, ".locks", "index.lock"), read_only)
 
     def _is_stale(self, index: Index) -> bool:
-        """Whether identity markers were created that the index has not seen (or it predates them)."""
+        """Whether identity markers were created that the index has not seen (or it predates them).
+
+        A commit in progress has created its marker but not yet its index row: while some
+        live process holds a commit lock, a difference is that, not staleness (no rebuild).
+        """
         version = self.markers.version()
         if version is None:  # no markers yet: a storage written before them gets them by one rebuild
             return index.count() > 0
-        return index.synced() != version
+        return index.synced() != version and not self._committing()
+
+    def _committing(self) -> bool:
+        locks = os.path.join(self.root, ".locks")
+        try:
+            names = os.listdir(locks)
+        except OSError:
+            return False
+        return any(
+            name.endswith(".lock") and name != "index.lock" and Claim(os.path.join(locks, name)).is_held()
+            for name in names
+        )
 
     def _read_only_index(self) -> Index:
         index = self._open_index(read_only=True)
