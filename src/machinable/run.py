@@ -66,17 +66,17 @@ class Attempt:
         """Run the experiment's events under the heartbeat; store how it ended."""
         experiment = self.experiment
         self.check()
-        for directory in (experiment.local_directory(), experiment.local_directory(EXECUTIONS)):
+        for directory in (experiment.local_directory(), experiment._file(EXECUTIONS)):
             remove_temporaries(directory)  # of a killed or superseded run; only the claim's holder writes there
-        remove_temporaries(experiment.local_directory("data"), recursive=True)
+        remove_temporaries(experiment._file("data"), recursive=True)
         previous = experiment._status()
         started = time.time()
         name = execution.write_record(experiment, started, self.describe(), self.check)
         status = {"started_at": started, "execution": name, "attempt": self.number}
         if previous:
             status["resumed_from"] = previous
-        path = experiment.local_directory(STATUS)
-        with Heartbeat(self.claim), captured(experiment.local_directory("output.log"), self.check):
+        path = experiment._file(STATUS)
+        with Heartbeat(self.claim), captured(experiment._file("output.log"), self.check):
             try:
                 experiment.on_seeding()
                 experiment.on_execute()
@@ -95,7 +95,7 @@ class Attempt:
                 experiment.on_finish(False)
                 failure = ExecutionFailed(
                     f"{experiment} failed: {type(error).__name__}: {error}. The traceback is in "
-                    f"{experiment.local_directory('output.log')}; launch() again resumes it with the same seed."
+                    f"{experiment._file('output.log')}; launch() again resumes it with the same seed."
                 )
                 failure.__cause__ = error
                 return failure
@@ -161,13 +161,18 @@ def next_number(experiment, claim: Claim) -> int:
 
 def latest_number(experiment) -> int:
     """The highest attempt number handed out so far (0: none); creates `executions/`."""
-    directory = experiment.local_directory(EXECUTIONS, create=True)
+    directory = experiment._file(EXECUTIONS)
+    try:
+        os.mkdir(directory)
+        return 0
+    except FileExistsError:
+        pass
     numbers = (name[: -len(".attempt")] for name in os.listdir(directory) if name.endswith(".attempt"))
     return max((int(n) for n in numbers if n.isdigit()), default=0)
 
 
 def _marker(experiment, number: int) -> str:
-    return os.path.join(experiment.local_directory(EXECUTIONS), f"{number}.attempt")
+    return os.path.join(experiment._file(EXECUTIONS), f"{number}.attempt")
 
 
 def run(experiment, execution) -> ExecutionFailed | None:
@@ -176,7 +181,7 @@ def run(experiment, execution) -> ExecutionFailed | None:
     Raises ClaimLost if the attempt was taken over, and lets KeyboardInterrupt through
     (the experiment is left resumable: "died").
     """
-    claim = Claim(experiment.local_directory(CLAIM))
+    claim = Claim(experiment._file(CLAIM))
     claim.acquire(on_wait=lambda holder: _report_waiting(experiment, holder))
     _close_records(experiment, cut=True)  # writers opened outside a run (they append to the first segment)
     try:

@@ -201,7 +201,7 @@ class Execution(Element):
             "host": self.host,
             "attempt": attempt,
         }
-        directory = experiment.local_directory("executions", create=True)
+        directory = experiment._file("executions")  # created with the attempt's number
         name = f"{started_at:.6f}-{self.nickname}.json"
         # the environment part is large and rarely changes: encoded again only when it does
         text = readable_json(record, *environment.encoded(experiment._project, type(experiment).__module__))

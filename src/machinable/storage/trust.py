@@ -11,13 +11,13 @@ else's pickle (a colleague's storage, an archive) needs `load_data(name, trust=T
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
-import secrets
 
 from machinable.errors import UntrustedData
 from machinable.storage.files import write_atomic
+
+# hashlib, hmac and secrets are imported where used: loading OpenSSL costs ~3 ms of `import machinable`
+
 
 def key_path() -> str:
     return os.environ.get("MACHINABLE_SIGNING_KEY") or os.path.join(
@@ -38,12 +38,17 @@ def _key(create: bool) -> bytes | None:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:  # created by another process meanwhile
         return _key(create=False)
+    import secrets
+
     with os.fdopen(fd, "wb") as f:
         f.write(secrets.token_bytes(32))
     return _key(create=False)
 
 
 def _digest(key: bytes, raw: bytes) -> bytes:
+    import hashlib
+    import hmac
+
     return hmac.new(key, raw, hashlib.sha256).hexdigest().encode()
 
 
@@ -61,6 +66,8 @@ def check_trusted(path: str, signature: str, raw: bytes) -> None:
             signature = f.read()
     except OSError:
         signature = b""
+    import hmac
+
     if key is not None and hmac.compare_digest(signature, _digest(key, raw)):
         return
     raise UntrustedData(
