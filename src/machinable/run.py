@@ -68,7 +68,8 @@ class Attempt:
         self.check()
         for directory in (experiment.local_directory(), experiment._file(EXECUTIONS)):
             remove_temporaries(directory)  # of a killed or superseded run; only the claim's holder writes there
-        remove_temporaries(experiment._file("data"), recursive=True)
+        for directory in ("data", ".signatures"):  # a paused rename there must not replace the newer file
+            remove_temporaries(experiment._file(directory), recursive=True)
         previous = experiment._status()
         started = time.time()
         name = execution.write_record(experiment, started, self.describe(), self.check)
