@@ -32,6 +32,10 @@ experiment = Experiment.find_by_id(sys.argv[1])
 WORKLOADS = {
     "baseline (interpreter + imports)": "",
     "records() -> DataFrame": "experiment.records().as_dataframe()",
+    "Records.dataframe()": """
+        from machinable.records import Records, segments
+        Records.dataframe(*segments(experiment.local_directory("records"), "default"))
+    """,
     "machinable show": """
         import contextlib, io
         from machinable.cli import main

@@ -25,17 +25,22 @@ class Collection(list):
         return [dict(item) if isinstance(item, Mapping) else item.as_row() for item in self]
 
     def as_dataframe(self):
-        try:
-            import pandas
-        except ImportError:
-            raise ImportError("as_dataframe() needs pandas: pip install 'machinable[pandas]'") from None
-        return pandas.DataFrame(self.rows())
+        """The rows as a pandas DataFrame (the items themselves, not copies: pandas does not change them)."""
+        return pandas().DataFrame([item if isinstance(item, Mapping) else item.as_row() for item in self])
 
     def as_table(self, title: str | None = None) -> str:
         """A text table of the rows, fitted to the terminal width."""
         from machinable import tables
 
         return tables.render(self.rows(), title)
+
+
+def pandas():
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError("DataFrames need pandas: pip install 'machinable[pandas]'") from None
+    return pandas
 
 
 def lookup(item, key: str):

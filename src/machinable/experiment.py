@@ -21,7 +21,7 @@ from machinable.storage import Storage
 from machinable.storage.files import (
     data_format, decode_data, encode_data, safe_join, write_atomic,
 )
-from machinable.storage.trust import check_trusted, sign
+from machinable.storage.trust import check_trusted, sign, write_signature
 
 
 class Experiment(StoredRuns, Element):
@@ -220,6 +220,7 @@ class Experiment(StoredRuns, Element):
         ext = data_format(name)
         path = self.local_directory("data", name)
         raw = encode_data(ext, obj)
+        signature = sign(raw) if ext in (".p", ".pkl") else None
         check = self._check()
         if check is not None:
             check()
@@ -228,8 +229,8 @@ class Experiment(StoredRuns, Element):
         except OSError as e:
             raise StorageError(f"Cannot store {name!r}: {e.strerror}: {e.filename} (a file where a directory is needed?).") from e
         write_atomic(path, raw, check)
-        if ext in (".p", ".pkl"):
-            sign(self._signature(name), raw, check)
+        if signature is not None:
+            write_signature(self._signature(name), signature, check)
         return path
 
     def _signature(self, name: str) -> str:

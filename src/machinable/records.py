@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from machinable.collection import Collection
+from machinable.collection import Collection, pandas
 from machinable.errors import StorageError, ValidationError
 
 def _line_encoder():
@@ -281,6 +281,19 @@ class Records(Collection):
     def stream(cls, *paths: str) -> Rows:
         """The rows one at a time, in constant memory (`skipped` is complete once they are all read)."""
         return Rows(*paths)
+
+    @staticmethod
+    def dataframe(*paths: str, chunk: int = 100_000):
+        """The rows as a pandas DataFrame, built `chunk` rows at a time: the memory is the frame's plus
+        one chunk of rows (`records().as_dataframe()` holds every row as a dict first)."""
+        frames, rows = [], []
+        for row in Rows(*paths):
+            rows.append(row)
+            if len(rows) == chunk:
+                frames.append(pandas().DataFrame(rows))
+                rows = []
+        frames.append(pandas().DataFrame(rows))
+        return pandas().concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     @classmethod
     def tail(cls, *paths: str, n: int = 10) -> "Records":

@@ -7,6 +7,8 @@ Each test reproduces a failure of before the fix (named in its docstring).
 import json
 import os
 import shutil
+import sqlite3
+import time
 import warnings
 
 import pytest
@@ -172,3 +174,91 @@ def test_commit_is_exact_even_if_the_stale_index_is_not_noticed_on_opening(three
     again.launch()
     assert runs(three) == ["0", "1", "2", "7"]
     assert len(three.experiment_dirs()) == 4
+
+
+def written_before_identity_markers(storage: str) -> None:
+    """Make a storage look as if an earlier machinable wrote it: no markers, an index without state."""
+    shutil.rmtree(os.path.join(storage, ".identities"))
+    with sqlite3.connect(os.path.join(storage, "index.sqlite")) as db:
+        db.execute("DROP TABLE state")
+
+
+@pytest.mark.parametrize("opening", ["automatic", "machinable index rebuild"])
+def test_a_damaged_experiment_keeps_its_index_row_and_is_never_run_again(three, opening):
+    """Before: bringing an index up to date (a storage written before identity markers, or an
+    explicit rebuild) dropped the row of an experiment whose experiment.json is damaged and gave
+    it no marker, so get() returned a new experiment and launch() ran the config a second time."""
+    damaged = three.experiments[1]
+    identity = json.load(open(damaged.local_directory("experiment.json")))["identity"]
+    path = damage(damaged, "metadata-empty-object")
+    written_before_identity_markers(three.storage)
+    if opening == "machinable index rebuild":
+        output = run_cli("index", "rebuild")
+        assert "Indexed 2 experiments" in output and f"Skipped (cannot be read): Metadata file {path}" in output
+    result = three.run(
+        "from machinable import get\n"
+        "try:\n    get('counter', {'n': 1}).launch()\nexcept Exception as error:\n    print(type(error).__name__)\n"
+        "print(get('counter', {'n': 2}).status)",
+        check=False,
+    )
+    assert result.stdout.split() == ["CorruptMetadata", "finished"], result.stderr
+    assert runs(three) == ["0", "1", "2"]
+    assert len(three.experiment_dirs()) == 3
+    assert os.path.exists(os.path.join(three.storage, ".identities", identity))
+
+
+def test_concurrent_commits_leave_the_index_synced_with_the_newest_marker(three, monkeypatch):
+    """Before: a commit stored the markers' version it read before its transaction, so a commit that
+    finished between marking and indexing left an older version behind: the next process to open
+    the storage took the index for stale and rescanned every experiment holding the write lock."""
+    from machinable.storage.filesystem import Filesystem
+    from machinable.storage.index import Index
+
+    add = Index.add
+    other = Filesystem({"directory": three.storage})
+
+    def add_after_another_commit(self, *args, **kwargs):
+        monkeypatch.setattr(Index, "add", add)
+        time.sleep(0.02)  # directory mtimes are as fine as the kernel's clock tick
+        with other:
+            get("counter", {"n": 8}).launch()  # marked and indexed while the first commit waits
+        return add(self, *args, **kwargs)
+
+    monkeypatch.setattr(Index, "add", add_after_another_commit)
+    get("counter", {"n": 7}).launch()
+    storage = Storage.current()
+    assert storage.index.synced() == storage.markers.version()
+    assert not storage._is_stale(storage.index)
+    other.index.close()
+
+
+def test_bringing_a_stale_index_up_to_date_lets_other_commits_go_on(three, monkeypatch):
+    """Before: a stale index was rebuilt in one write transaction around the scan of every
+    experiment's files, so commits of other processes waited (and failed after 30 s on big storages)."""
+    from machinable.storage.filesystem import Filesystem
+
+    index = os.path.join(three.storage, "index.sqlite")
+    shutil.copy(index, index + ".backup")
+    get("counter", {"n": 7}).launch()
+    Storage.current().index.close()
+    os.replace(index + ".backup", index)
+    monkeypatch.setattr(Filesystem, "_defaults", {})  # opened afresh, as by a new process
+    scan, writable = Filesystem.scan, []
+
+    def scan_while_another_process_writes(self, on_damaged=None):
+        for entry in scan(self, on_damaged):
+            db = sqlite3.connect(index, timeout=0)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+                writable.append(True)
+            except sqlite3.OperationalError:
+                writable.append(False)
+            finally:
+                db.close()
+            yield entry
+
+    monkeypatch.setattr(Filesystem, "scan", scan_while_another_process_writes)
+    assert get("counter", {"n": 7}).is_finished()
+    assert writable == [True] * 4
+    assert Storage.current().index.count() == 4

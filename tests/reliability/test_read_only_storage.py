@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sqlite3
 import sys
 import tempfile
 
@@ -44,10 +45,19 @@ from machinable import Storage
 
 finished = get("counter", {"n": 1})
 out = {"status": finished.status, "id": finished.experiment_id, "found": len(find("counter"))}
+out["index"] = type(Storage.current().index).__name__
 data = api.list_experiments(Storage.current(), {})
 out["dashboard"] = sorted(e["id"] for e in data["experiments"])
 detail = api.route(Storage.current(), ["experiments", finished.experiment_id], {})
 out["detail"] = [detail.status, json.loads(detail.body)["status"]]
+import http.client
+from machinable import ui
+server = ui.create_server(port=0).start()  # the dashboard itself, over HTTP
+connection = http.client.HTTPConnection(*server.server_address[:2], timeout=60)
+connection.request("GET", "/api/experiments")
+response = connection.getresponse()
+out["served"] = [response.status, len(json.loads(response.read())["experiments"])]
+server.stop()
 finished.launch()  # finished: nothing to write, nothing to run
 try:
     get("counter", {"n": 9}).launch()
@@ -102,19 +112,25 @@ def shared(project):
     shutil.rmtree(root)
 
 
-@pytest.mark.parametrize("index", ["kept", "missing"])
+@pytest.mark.parametrize("index", ["kept", "missing", "written-before-markers"])
 def test_everything_that_only_reads_works_and_writes_fail_clearly_first(shared, index):
+    """An index without identity markers (from a storage written by an earlier machinable) is used as
+    it is; before, it was rebuilt in memory from every experiment's files at every start."""
     storage = os.path.join(shared, "storage")
-    if index == "missing":
-        os.chmod(storage, 0o755)
+    if index == "missing":  # root may write here
         os.unlink(os.path.join(storage, "index.sqlite"))
-        os.chmod(storage, 0o555)
+    if index == "written-before-markers":
+        shutil.rmtree(os.path.join(storage, ".identities"))
+        with sqlite3.connect(os.path.join(storage, "index.sqlite")) as db:
+            db.execute("DROP TABLE state")
+        sqlite3.connect(os.path.join(storage, "index.sqlite")).close()  # the last connection: WAL checkpointed
     before = snapshot(shared)
     result = as_nobody(sys.executable, "-c", READER, cwd=shared)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.splitlines()[-1])
     assert out["status"] == "finished" and out["found"] == 2 and len(out["dashboard"]) == 2
-    assert out["detail"] == [200, "finished"]
+    assert out["index"] == ("MemoryIndex" if index == "missing" else "Index")
+    assert out["detail"] == [200, "finished"] and out["served"] == [200, out["found"]]
     assert out["write"].startswith(f"Storage directory {storage} is not writable (Permission denied")
     assert "choose another directory" in out["write"]
     listed = as_nobody(sys.executable, "-m", "machinable", "list", cwd=shared)
@@ -122,3 +138,22 @@ def test_everything_that_only_reads_works_and_writes_fail_clearly_first(shared, 
     shown = as_nobody(sys.executable, "-m", "machinable", "show", out["id"], cwd=shared)
     assert shown.returncode == 0 and "status:    finished" in shown.stdout, shown.stderr
     assert snapshot(shared) == before  # nothing was written: no lock files, no index, no directory
+
+
+def test_commits_of_the_owner_still_in_the_write_ahead_log_are_seen(shared):
+    """While the owner has the index open, its newest commits live in index.sqlite-wal; before, the
+    reader opened the index immutable, so it missed them (and rescanned every experiment's files)."""
+    from machinable.storage.filesystem import Filesystem
+
+    owner = Filesystem({"directory": os.path.join(shared, "storage")})
+    with owner:
+        get("counter", {"n": 3}).launch()
+    assert os.path.getsize(os.path.join(shared, "storage", "index.sqlite-wal")) > 0
+    before = snapshot(shared)
+    result = as_nobody(sys.executable, "-c", READER, cwd=shared)
+    after = snapshot(shared)
+    owner.index.close()
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert out["found"] == 3 and out["index"] == "Index"
+    assert after == before

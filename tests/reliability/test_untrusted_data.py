@@ -10,7 +10,7 @@ import pickle
 import pytest
 
 from machinable import Experiment, get
-from machinable.errors import UntrustedData
+from machinable.errors import StorageError, UntrustedData
 
 
 class Evil:
@@ -101,3 +101,33 @@ def test_a_pickle_from_a_storage_received_as_a_tar_archive_needs_opt_in(project,
         assert copy.load_data("mine.pkl") == [1, 2]
         copy.load_data("evil.pkl", trust=True)
         assert os.path.isdir(marker)
+
+
+def test_an_empty_signing_key_left_by_a_crash_is_refused(project, tmp_path, monkeypatch):
+    """A crash between creating the key file and writing it left it empty; before, every pickle was
+    then "signed" with an empty key, which anyone can reproduce: a forged pickle loaded without trust=True."""
+    import hashlib
+    import hmac
+
+    key = tmp_path / "signing.key"
+    key.write_bytes(b"")
+    monkeypatch.setenv("MACHINABLE_SIGNING_KEY", str(key))
+    experiment = get("estimate_gravity").commit()
+    marker = os.path.join(project.path, "code-ran")
+    forged = pickle.dumps(Evil(marker))
+    os.makedirs(experiment.local_directory("data"), exist_ok=True)
+    with open(experiment.local_directory("data", "forged.pkl"), "wb") as f:
+        f.write(forged)
+    os.makedirs(experiment.local_directory(".signatures"), exist_ok=True)
+    with open(experiment.local_directory(".signatures", "forged.pkl.sig"), "wb") as f:
+        f.write(hmac.new(b"", forged, hashlib.sha256).hexdigest().encode())
+    with pytest.raises(StorageError, match=rf"The signing key {key} is damaged \(0 bytes.*Delete it"):
+        experiment.load_data("forged.pkl")
+    with pytest.raises(StorageError, match="is damaged"):
+        experiment.save_data("mine.pkl", [1])
+    assert not os.path.exists(experiment.local_directory("data", "mine.pkl"))  # refused before writing
+    assert not os.path.exists(marker)
+    key.unlink()
+    experiment.save_data("mine.pkl", [1])  # a new key, written whole
+    assert len(key.read_bytes()) == 32 and experiment.load_data("mine.pkl") == [1]
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("signing.key")] == ["signing.key"]

@@ -71,9 +71,10 @@ class Filesystem(Storage):
             if not index.exists():
                 index.create()
             if not index.is_built():
-                index.rebuild(self._index_entries(), if_needed=True, synced=self.markers.version)
+                self._refill(index, lambda entries, kept: index.rebuild(
+                    entries, if_needed=True, synced=self.markers.version, kept=kept))
             elif self._is_stale(index):  # e.g. restored from an older backup: brought up to date
-                index.rebuild(self._index_entries(), synced=self.markers.version)
+                self._refill(index, lambda entries, kept: index.catch_up(entries, self.markers.version))
             self.__dict__["_index"] = index
             self._recover_dead_commits()
         return index
@@ -104,15 +105,21 @@ class Filesystem(Storage):
         )
 
     def _read_only_index(self) -> Index:
+        """The storage's own index if it is usable as it is, else a private one built from the files.
+
+        An index written before identity markers existed (no `synced()`) is trusted: its
+        staleness cannot be told, and rescanning every experiment at every start would make
+        an archived storage slow to read.
+        """
         index = self._open_index(read_only=True)
         try:
-            if index.exists() and not self._is_stale(index):
+            if index.exists() and (index.synced() is None or not self._is_stale(index)):
                 return index
         except StorageError:  # unusable as it is; nothing may be repaired here
             pass
         index.close()
         private = MemoryIndex()
-        private.rebuild(self._index_entries(mark=False))
+        private.rebuild(self._index_entries([], mark=False))
         return private
 
 
@@ -207,8 +214,8 @@ class Filesystem(Storage):
         try:
             write_json(os.path.join(directory, METADATA), metadata)
             relative = os.path.relpath(directory, self.root)
-            marked = self._mark(metadata, relative)
-            index.add(metadata, relative, keys, self.markers.version())
+            marked = self._mark(metadata["identity"], metadata["seed"], relative)
+            index.add(metadata, relative, keys, self.markers.version)
         except BaseException as error:
             if not isinstance(error, StorageError):  # e.g. interrupted after the row was written
                 _quietly(index.remove, metadata["experiment_id"])
@@ -219,10 +226,9 @@ class Filesystem(Storage):
             raise
         return metadata
 
-    def _mark(self, metadata: dict, directory: str) -> list[str]:
+    def _mark(self, identity: str, seed: int, directory: str) -> list[str]:
         return self.markers.mark(
-            metadata["identity"], metadata["seed"], directory,
-            lambda previous: os.path.exists(os.path.join(self.root, previous, METADATA)),
+            identity, seed, directory, lambda previous: os.path.exists(os.path.join(self.root, previous, METADATA))
         )
 
     def _recover(self, info: dict | None) -> None:
@@ -238,8 +244,8 @@ class Filesystem(Storage):
         path = os.path.join(self.root, directory)
         metadata = stored.read(path, default=None)
         if metadata is not None:
-            self._mark(metadata, directory)
-            self.index.add(metadata, directory, metadata["keys"], self.markers.version())
+            self._mark(metadata["identity"], metadata["seed"], directory)
+            self.index.add(metadata, directory, metadata["keys"], self.markers.version)
         else:
             _remove_unfinished(path)
 
@@ -320,7 +326,7 @@ class Filesystem(Storage):
         """Metadata and directory of every readable experiment stored on disk.
 
         A damaged experiment.json is skipped and passed to `on_damaged(error)` (a
-        CorruptMetadata naming the file); by default a RuntimeWarning says so.
+        CorruptMetadata naming the file: its `path`); by default a RuntimeWarning says so.
         """
         for current, subdirectories, files in os.walk(self.root):
             subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
@@ -336,7 +342,8 @@ class Filesystem(Storage):
     def rebuild_index(self, progress=None, on_damaged=None) -> int:
         """Recreate the index from the files, also from an index that cannot be read.
 
-        Damaged experiments are skipped (see `scan`); the others are indexed."""
+        Damaged experiments are skipped (see `scan`) but keep the rows they had; the
+        others are indexed."""
         index = self.__dict__.get("_index")
         self.check_writable()
         if index is None or not index.is_current() or index.read_only or isinstance(index, MemoryIndex):
@@ -344,16 +351,31 @@ class Filesystem(Storage):
                 index.close()
             index = self.__dict__["_index"] = self._open_index()
             index.create()
-        count = index.rebuild(self._index_entries(on_damaged), progress, replace_unreadable=True,
-                              synced=self.markers.version)
+        count = self._refill(index, lambda entries, kept: index.rebuild(
+            entries, progress, replace_unreadable=True, synced=self.markers.version, kept=kept), on_damaged)
         self._recover_dead_commits()
         return count
 
-    def _index_entries(self, on_damaged=None, mark: bool = True):
-        """(metadata, directory, keys) of the readable experiments; `mark` creates their missing identity markers."""
-        for metadata, directory in self.scan(on_damaged):
+    def _refill(self, index: Index, fill, on_damaged=None) -> int:
+        """`fill(entries, damaged)` with the stored experiments; then the damaged ones that
+        kept their index rows get their identity markers (so they are never taken for new)."""
+        damaged = []
+        count = fill(self._index_entries(damaged, on_damaged), damaged)
+        for identity, seed, directory in index.identities_at(damaged):
+            self._mark(identity, seed, directory)
+        return count
+
+    def _index_entries(self, damaged: list, on_damaged=None, mark: bool = True):
+        """(metadata, directory, keys) of the readable experiments; the directories of damaged ones go to
+        `damaged`. `mark` creates the readable ones' missing identity markers."""
+
+        def skip(error: CorruptMetadata) -> None:
+            damaged.append(os.path.relpath(os.path.dirname(error.path), self.root))
+            (on_damaged or _warn_skipped)(error)
+
+        for metadata, directory in self.scan(skip):
             if mark:
-                self._mark(metadata, directory)
+                self._mark(metadata["identity"], metadata["seed"], directory)
             yield metadata, directory, metadata["keys"]
 
 

@@ -125,10 +125,26 @@ _STATE = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value)"
 
 
 def _set_synced(db, synced) -> None:
-    """Remember the identity markers' version this index has caught up with (see `Index.synced`)."""
-    if synced is not None:
+    """Remember the identity markers' version this index has caught up with (see `Index.synced`).
+
+    `synced` (a callable) is called inside the write transaction: commits are serialized by
+    it, so the version stored last is the newest, never one read before another commit's.
+    """
+    version = synced() if synced is not None else None
+    if version is not None:
         db.execute(_STATE)
-        db.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('identities', ?)", (synced,))
+        db.execute("INSERT OR REPLACE INTO state (key, value) VALUES ('identities', ?)", (version,))
+
+
+def _batches(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _remove(path: str) -> None:
@@ -243,17 +259,28 @@ class Index:
             raise error from None
 
     def _connect_read_only(self, path: str) -> sqlite3.Connection:
-        """The index of a storage this user cannot write, opened immutable (no -wal/-shm files are needed)."""
+        """The index of a storage this user cannot write, opened without writing anything.
+
+        While its owner has it open (the -wal and -shm files exist), it is opened read-only
+        through them, so commits in the write-ahead log are seen; otherwise immutable (no
+        lock files are needed, and there is no log to miss).
+        """
         from urllib.parse import quote
 
-        try:
-            db = sqlite3.connect(f"file:{quote(path)}?immutable=1", uri=True, check_same_thread=False)
-            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-                db.close()
-                raise IndexCorrupt(f"The index {path} is not built by this machinable; {self._hint()}")
-            return db
-        except sqlite3.DatabaseError as e:
-            raise IndexCorrupt(f"The index {path} cannot be read ({e}); {self._hint()}") from None
+        live = all(os.access(path + suffix, os.R_OK) for suffix in ("-wal", "-shm"))
+        for mode in (["mode=ro"] if live else []) + ["immutable=1"]:
+            try:
+                db = sqlite3.connect(f"file:{quote(path)}?{mode}", uri=True, timeout=30, check_same_thread=False)
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                break
+            except sqlite3.DatabaseError as e:
+                if mode == "immutable=1" or _is_damage(e):
+                    raise IndexCorrupt(f"The index {path} cannot be read ({e}); {self._hint()}") from None
+                # e.g. the -shm cannot be used: read the file as it is (the newest commits may be missed)
+        if version != SCHEMA_VERSION:
+            db.close()
+            raise IndexCorrupt(f"The index {path} is not built by this machinable; {self._hint()}")
+        return db
 
     def __getstate__(self):
         return {"path": self.path, "read_only": self.read_only, "_db": None, "_pid": None, "_inode": None}
@@ -311,7 +338,8 @@ class Index:
 
     # --- writing ------------------------------------------------------------------
 
-    def add(self, meta: dict, directory: str, keys: list, synced: int | None = None) -> None:
+    def add(self, meta: dict, directory: str, keys: list, synced=None) -> None:
+        """Add one experiment's row; `synced()` is the identity markers' version now (see `_set_synced`)."""
         try:
             with _write(self.db) as db:
                 _insert(db, meta, directory, keys)
@@ -324,36 +352,47 @@ class Index:
             db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
 
     def rebuild(self, entries, progress=None, replace_unreadable: bool = False, if_needed: bool = False,
-                synced=None) -> int:
+                synced=None, kept=()) -> int:
         """Refill the index from `(metadata, directory, keys)` entries; returns the count.
 
         Everything happens in one write transaction, with `entries` read lazily inside
         it: concurrent commits wait for it, so none is lost, and readers see either the
-        old rows or the new ones. `replace_unreadable` starts afresh from a file that is
-        not a usable index (truncated, overwritten, tables missing); `if_needed` does
-        nothing if the index was built meanwhile (by another process). `synced()` is called
-        once the entries are read: the identity markers' version the index now reflects.
+        old rows or the new ones. Rows of directories not among the entries are removed,
+        except those in `kept` (filled while the entries are read: damaged experiments,
+        whose rows stay so that they are never taken for new). `replace_unreadable`
+        starts afresh from a file that is not a usable index (truncated, overwritten,
+        tables missing); `if_needed` does nothing if the index was built meanwhile (by
+        another process). `synced()` is the identity markers' version the index now reflects.
         """
-        cleared = False
+        started = False
         try:
             db = self.db
             with _write(db):
                 if if_needed and db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
                     return db.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
-                db.execute("DELETE FROM experiments")
-                db.execute("DELETE FROM keysets")
-                cleared = True  # from here on `entries` are consumed: no second attempt
+                for table in ("experiments", "keysets"):  # tables missing: a damaged index, replaced below
+                    db.execute(f"SELECT 1 FROM {table} LIMIT 1")
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS scanned (directory TEXT PRIMARY KEY)")
+                db.execute("DELETE FROM scanned")
+                started = True  # from here on `entries` are consumed: no second attempt
                 count = 0
                 for meta, directory, keys in entries:
                     _insert(db, meta, directory, keys)
+                    db.execute("INSERT OR IGNORE INTO scanned (directory) VALUES (?)", (directory,))
                     count += 1
                     if progress:
                         progress()
-                _set_synced(db, synced and synced())
+                db.executemany("INSERT OR IGNORE INTO scanned (directory) VALUES (?)", ((d,) for d in kept))
+                db.execute("DELETE FROM experiments WHERE directory NOT IN (SELECT directory FROM scanned)")
+                db.execute(
+                    "DELETE FROM keysets WHERE NOT EXISTS (SELECT 1 FROM experiments e "
+                    "WHERE e.module = keysets.module AND e.keys_hash = keysets.keys_hash)"
+                )
+                _set_synced(db, synced)
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             return count
         except (IndexCorrupt, sqlite3.DatabaseError) as e:
-            if cleared or not replace_unreadable or not _is_damage(e):
+            if started or not replace_unreadable or not _is_damage(e):
                 if isinstance(e, IndexCorrupt):
                     raise
                 raise StorageError(f"Cannot rebuild the index {self.path}: {e}.") from e
@@ -362,7 +401,27 @@ class Index:
             _remove(self.path)
             self._remove_stale_journal()
             self.db
-        return self.rebuild(entries, progress, if_needed=if_needed, synced=synced)
+        return self.rebuild(entries, progress, if_needed=if_needed, synced=synced, kept=kept)
+
+    def catch_up(self, entries, synced, batch: int = 500) -> int:
+        """Add the rows of `entries` (all stored experiments) to an index that misses some.
+
+        For a stale index (e.g. restored from a backup): the files are read outside any
+        transaction and written in short ones, so commits go on meanwhile; nothing is
+        removed. `synced()` is recorded at the end. Returns the count of entries.
+        """
+        count = 0
+        try:
+            for rows in _batches(entries, batch):
+                with _write(self.db) as db:
+                    for meta, directory, keys in rows:
+                        _insert(db, meta, directory, keys)
+                count += len(rows)
+            with _write(self.db) as db:
+                _set_synced(db, synced)
+        except sqlite3.Error as e:
+            raise StorageError(f"Cannot bring the index {self.path} up to date: {e}.") from e
+        return count
 
     # --- reading ------------------------------------------------------------------
 
@@ -393,6 +452,13 @@ class Index:
 
     def keysets(self, module: str) -> list[list[str]]:
         return [json.loads(k) for (k,) in self._query("SELECT keys FROM keysets WHERE module = ?", (module,))]
+
+    def identities_at(self, directories) -> list[tuple[str, int, str]]:
+        """(identity, seed, directory) of the rows of these directories."""
+        rows = []
+        for directory in directories:
+            rows += self._query("SELECT identity, seed, directory FROM experiments WHERE directory = ?", (directory,))
+        return rows
 
     def directory(self, experiment_id: str) -> str | None:
         rows = self._query("SELECT directory FROM experiments WHERE id = ?", (experiment_id,))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from machinable.errors import UntrustedData
+from machinable.errors import StorageError, UntrustedData
 from machinable.storage.files import write_atomic
 
 # hashlib, hmac and secrets are imported where used: loading OpenSSL costs ~3 ms of `import machinable`
@@ -25,24 +25,51 @@ def key_path() -> str:
     )
 
 
+KEY_BYTES = 32
+
+
 def _key(create: bool) -> bytes | None:
+    """This user's key (None if there is none and `create` is False).
+
+    A key shorter than KEY_BYTES (e.g. an empty file) is refused: anyone could sign with it.
+    """
     path = key_path()
     try:
         with open(path, "rb") as f:
-            return f.read()
+            key = f.read()
     except FileNotFoundError:
         if not create:
             return None
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:  # created by another process meanwhile
+        _create_key(path)
         return _key(create=False)
+    if len(key) < KEY_BYTES:
+        raise StorageError(
+            f"The signing key {path} is damaged ({len(key)} bytes, not at least {KEY_BYTES}), so it cannot "
+            "tell your pickles from anyone else's. Delete it: a new key is made when a pickle is next saved "
+            "(pickles signed before then load with load_data(..., trust=True))."
+        )
+    return key
+
+
+def _create_key(path: str) -> None:
+    """Write a new key whole, then link it into place: a crash never leaves a partial key, and if another
+    process created one meanwhile, that one is kept."""
     import secrets
 
-    with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_bytes(32))
-    return _key(create=False)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    temporary = f"{path}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(KEY_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(temporary)
 
 
 def _digest(key: bytes, raw: bytes) -> bytes:
@@ -52,10 +79,15 @@ def _digest(key: bytes, raw: bytes) -> bytes:
     return hmac.new(key, raw, hashlib.sha256).hexdigest().encode()
 
 
-def sign(signature: str, raw: bytes, check=None) -> None:
-    """Write the `signature` file of pickle bytes `raw` just saved."""
-    os.makedirs(os.path.dirname(signature), exist_ok=True)
-    write_atomic(signature, _digest(_key(create=True), raw), check)
+def sign(raw: bytes) -> bytes:
+    """The signature of pickle bytes `raw` under this user's key (created on first use)."""
+    return _digest(_key(create=True), raw)
+
+
+def write_signature(path: str, signature: bytes, check=None) -> None:
+    """Write the signature file of a pickle just saved."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, signature, check)
 
 
 def check_trusted(path: str, signature: str, raw: bytes) -> None:

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from machinable.errors import MachinableError
 from machinable.ui import api
 
+CONCURRENT_REQUESTS = 8  # requests that read the storage at once, each with its own storage and index connection
+
 STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -85,10 +87,10 @@ class DashboardServer(ThreadingHTTPServer):
                 "--allow-host NAME (repeatable; e.g. --allow-host myserver.lab.org --allow-host 10.0.0.5), "
                 "or bind 127.0.0.1 and use an SSH tunnel."
             )
-        self.storage = storage
+        self.storage = storage  # never used by requests: the caller may go on using it in its own thread
         self.verbose = verbose
-        self._idle = queue.SimpleQueue()  # storages not serving a request; one per concurrent request at most
-        self._idle.put(storage)
+        self._slots = threading.BoundedSemaphore(CONCURRENT_REQUESTS)
+        self._idle = queue.SimpleQueue()  # storages not serving a request: CONCURRENT_REQUESTS at most
         self._thread: threading.Thread | None = None
         if ":" in host.strip("[]"):
             self.address_family = socket.AF_INET6
@@ -103,15 +105,20 @@ class DashboardServer(ThreadingHTTPServer):
 
     @contextmanager
     def storage_for_request(self):
-        """A storage serving only this request (an SQLite connection is not shared between threads)."""
-        try:
-            storage = self._idle.get_nowait()
-        except queue.Empty:
-            storage = type(self.storage)(self.storage.portable_config())
-        try:
-            yield storage
-        finally:
-            self._idle.put(storage)
+        """A storage serving only this request (an SQLite connection is not shared between threads).
+
+        At most CONCURRENT_REQUESTS requests read the storage at once (others wait), so a burst of
+        requests cannot open an index connection each.
+        """
+        with self._slots:
+            try:
+                storage = self._idle.get_nowait()
+            except queue.Empty:
+                storage = type(self.storage)(self.storage.portable_config())
+            try:
+                yield storage
+            finally:
+                self._idle.put(storage)
 
     def start(self) -> "DashboardServer":
         """Serve in a background (daemon) thread; `stop()` ends it."""
