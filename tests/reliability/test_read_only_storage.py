@@ -5,7 +5,7 @@ Before: `get` of finished work, `list`, `show` and the read-only dashboard all f
 immutable, or a private index in memory when there is none; writing fails clearly first.
 
 The reader runs as the user `nobody`, allowed to read every file (the tests run as root, where file modes do not stop
-writes); a test is skipped where that is not possible.
+writes), or as root on a read-only bind mount; a test is skipped where that is not possible.
 """
 
 import json
@@ -157,3 +157,33 @@ def test_commits_of_the_owner_still_in_the_write_ahead_log_are_seen(shared):
     out = json.loads(result.stdout.splitlines()[-1])
     assert out["found"] == 3 and out["index"] == "Index"
     assert after == before
+
+
+@pytest.fixture
+def mounted(project):
+    """A project whose storage holds two finished experiments, on a read-only bind mount (root cannot write either)."""
+    project.write("counter.py", COUNTER)
+    for n in (1, 2):
+        get("counter", {"n": n}).launch()
+    Storage.current().index.close()
+    mount = tempfile.mkdtemp(prefix="machinable-mounted-")
+    if subprocess.run(["mount", "--bind", project.path, mount], capture_output=True).returncode != 0:
+        os.rmdir(mount)
+        pytest.skip("a read-only bind mount needs root (CAP_SYS_ADMIN)")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", mount], check=True, capture_output=True)
+        yield mount
+    finally:
+        subprocess.run(["umount", mount], check=True)
+        os.rmdir(mount)
+
+
+def test_a_storage_on_a_read_only_mount_is_read_by_root_too(mounted):
+    """os.access() says yes to root on a read-only mount; writes are tried for real and fail clearly first."""
+    before = snapshot(mounted)
+    result = subprocess.run([sys.executable, "-c", READER], cwd=mounted, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert out["status"] == "finished" and out["found"] == 2 and out["served"] == [200, 2] and out["index"] == "Index"
+    assert out["write"].startswith(f"Storage directory {mounted}/storage is not writable (Read-only file system")
+    assert snapshot(mounted) == before
