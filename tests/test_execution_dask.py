@@ -1,12 +1,13 @@
 """SPEC §5: machinable.execution.dask against a real `distributed` scheduler on loopback.
 
-The scheduler and worker are started with ../shared/services/dask/start (beside the
-repository), on free ports and in a fresh run directory, and stopped with `stop`.
+The scheduler and a worker are started as `python -m dask scheduler|worker` processes on
+free loopback ports (nothing outside the repository is needed) and stopped after the module.
 """
 
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,8 +21,6 @@ import machinable
 from machinable import get
 from machinable.errors import ExecutionFailed
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SERVICE = os.path.join(os.path.dirname(REPO), "shared", "services", "dask")
 
 # Appends "<experiment id> <pid>" to runs.log beside the module (in the project) on
 # every run; fails while the project has no file named "fixed" if config.fail is set.
@@ -60,32 +59,43 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def scheduler():
     """The address of a scheduler with one worker process of two threads."""
+    from distributed import Client
+
     run_dir = tempfile.mkdtemp(prefix="machinable-dask-")
-    env = {
+    address = f"tcp://127.0.0.1:{free_port()}"
+    env = {  # the worker imports the machinable under test
         **os.environ,
-        "DASK_PYTHON": sys.executable,
-        "DASK_CI_RUN_DIR": run_dir,
-        "DASK_CI_PORT": str(free_port()),
-        "DASK_CI_DASHBOARD_PORT": str(free_port()),
-        "DASK_CI_NWORKERS": "1",
-        "DASK_CI_NTHREADS": "2",
-        # the worker imports the machinable under test
         "PYTHONPATH": os.pathsep.join(
             filter(None, [os.path.dirname(os.path.dirname(machinable.__file__)), os.environ.get("PYTHONPATH")])
         ),
     }
+
+    def start(name: str, *args: str) -> subprocess.Popen:
+        with open(os.path.join(run_dir, name + ".log"), "w") as log:
+            return subprocess.Popen([sys.executable, "-m", "dask", name, *args], cwd=run_dir, env=env,
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    processes = [start("scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                       "--dashboard-address", f"127.0.0.1:{free_port()}")]
     try:
-        started = subprocess.run(
-            ["bash", os.path.join(SERVICE, "start")], env=env, cwd=run_dir, capture_output=True, text=True, timeout=120
-        )
-        assert started.returncode == 0, f"dask start failed:\n{started.stderr}"
-        yield started.stdout.split()[-1]
+        processes.append(start("worker", address, "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                               "--nworkers", "1", "--nthreads", "2", "--local-directory", run_dir))
+        try:
+            with Client(address, timeout=60) as client:
+                client.wait_for_workers(1, timeout=60)
+        except Exception as error:
+            logs = "".join(open(os.path.join(run_dir, f"{name}.log")).read() for name in ("scheduler", "worker"))
+            pytest.fail(f"The Dask scheduler and worker did not start ({error}):\n{logs}", pytrace=False)
+        yield address
     finally:
-        stopped = subprocess.run(
-            ["bash", os.path.join(SERVICE, "stop")], env=env, cwd=run_dir, capture_output=True, text=True, timeout=120
-        )
+        for process in reversed(processes):  # each in its own session: the worker's nanny and its child too
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         shutil.rmtree(run_dir, ignore_errors=True)
-        assert stopped.returncode == 0, f"dask stop failed:\n{stopped.stderr}"
 
 
 def runs(project) -> list:

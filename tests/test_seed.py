@@ -1,4 +1,4 @@
-"""The seed documentation page (../shared/seed/000_*.txt), its examples run as written."""
+"""The seed documentation page (docs/seed-page.txt, a copy of ../shared/seed/000_*.txt), its examples run as written."""
 
 import contextlib
 import io
@@ -10,7 +10,8 @@ import pytest
 
 from conftest import REPO
 
-SEED = os.path.join(os.path.dirname(REPO), "shared", "seed", "000_1e30f1fd9f191e1f.txt")
+SEED = os.path.join(REPO, "docs", "seed-page.txt")
+SHARED_SEED = os.path.join(os.path.dirname(REPO), "shared", "seed", "000_1e30f1fd9f191e1f.txt")
 
 LAMBDA_EXECUTION = '''
 from dataclasses import dataclass
@@ -126,3 +127,9 @@ def test_lambda_execution_is_reported_not_silently_dropped(project):
         warnings.simplefilter("error")
         experiment.launch()  # the default execution runs it
     assert experiment.is_finished()
+
+
+@pytest.mark.skipif(not os.path.exists(SHARED_SEED), reason="../shared (beside the repository in CI) is not here")
+def test_the_copy_in_the_repository_is_the_seed_page():
+    with open(SEED) as copy, open(SHARED_SEED) as original:
+        assert copy.read() == original.read()
