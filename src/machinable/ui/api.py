@@ -1,6 +1,6 @@
 """The dashboard's JSON API: one function per view, and `route()` from URL path to view.
 
-    GET /api/experiments?module=&status=&where=k=v&group=&q=&since=&until=&limit=
+    GET /api/experiments?where=&module=&status=&group=&since=&until=&q=&sort=&offset=&limit=   one page
     GET /api/experiments/<id>                     config, timeline, relations, executions, files
     GET /api/experiments/<id>/output?offset=N     output.log from byte N, at most 1 MB (follow a running one)
     GET /api/experiments/<id>/records?scope=S&x=C the last rows, columns, numeric columns downsampled
@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 
 from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
-from machinable.opening import Unreadable
-from machinable.query import STATUSES
+from machinable.opening import Unreadable, open_stored
+from machinable.query import STATUSES, fields
 from machinable.records import Records, segments
 from machinable.ui import stored
 from machinable.ui.filters import Filters, FilterError
 from machinable.ui.output import read_output
 from machinable.ui.series import summarise
 
-LIST_LIMIT = 500
-MAX_LIST_LIMIT = 10_000
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 10_000
 MAX_COMPARED = 20
 
 
@@ -152,34 +152,46 @@ def summary(experiment) -> dict:
 
 
 def list_experiments(storage, query: dict) -> dict:
-    """The stored experiments that pass the filters, newest first, with the choices for each filter."""
+    """One page (`offset`, `limit`) of the stored experiments that pass the filters, in the order of
+    `sort` (newest first by default), with the total count and the choices for each filter.
+
+    The conditions run in the storage's index; only `@status` and the free text `q` are
+    checked experiment by experiment, over every match, to count them.
+    """
     filters = Filters.from_query(query)
-    limit = _integer(query, "limit", LIST_LIMIT, 1, MAX_LIST_LIMIT)
-    everything = stored.catalog(storage)
-    shown, total, unreadable = [], 0, []
-    for entry in everything:
-        if not filters.matches(entry):
-            continue
-        needed = len(shown) < limit or filters.timed or filters.status is not None
-        experiment = stored.open_entry(storage, entry) if needed else entry
-        if isinstance(experiment, Unreadable):
-            unreadable.append(experiment.as_dict())
-            continue
-        if experiment is None or (filters.timed and not filters.matches_time(experiment.timestamp)):
-            continue
-        if needed and (len(shown) < limit or filters.status is not None):
-            if not filters.matches_status(experiment.status):
-                continue
-            if len(shown) < limit:
+    offset = _integer(query, "offset", 0, 0)
+    limit = _integer(query, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    shown, unreadable = [], []
+    if filters.text is None and not filters.where.on("status"):
+        directories, exact = storage.select(filters.where, filters.sort, offset, limit)
+        total = storage.count(filters.where)
+        for directory in directories:
+            experiment = open_stored(storage, directory, load_class=False)
+            if isinstance(experiment, Unreadable):
+                unreadable.append(experiment.as_dict())
+            else:
                 shown.append(summary(experiment))
-        total += 1
+    else:
+        total = 0
+        for directory in storage.select(filters.where, filters.sort)[0]:
+            experiment = open_stored(storage, directory, load_class=False)
+            if isinstance(experiment, Unreadable):
+                unreadable.append(experiment.as_dict())
+                continue
+            row = summary(experiment)
+            if filters.where.matches(experiment.config.to_dict(), **fields(experiment)) and filters.matches_text(row):
+                if offset <= total < offset + limit:
+                    shown.append(row)
+                total += 1
     return {
         "storage": getattr(storage, "root", repr(storage)),
         "statuses": list(STATUSES),
-        "modules": sorted({entry["module"] for entry in everything}),
-        "groups": sorted({entry["group"] for entry in everything}, reverse=True),
-        "stored": len(everything),
+        "modules": storage.modules(),
+        "groups": sorted(storage.groups(), reverse=True),
+        "stored": storage.count(),
         "total": total,
+        "offset": offset,
+        "limit": limit,
         "experiments": shown,
         "unreadable": unreadable,
     }
