@@ -101,3 +101,23 @@ def test_bad_summary_values_and_uncommitted_experiments_are_errors(runs):
     with pytest.raises(StateError, match="not committed yet"):
         get("train", {"alpha": 0.9}).summary["x"] = 1
     assert get("train", {"alpha": 0.9}).summary() == {}
+
+
+def test_replicates_group_runs_equal_apart_from_the_seed(project):
+    import statistics
+
+    project.write("train.py", TRAIN)
+    runs = [get("train", {"alpha": alpha}, seed=seed).launch() for alpha in (0.1, 0.2) for seed in (1, 2, 3)]
+    for run, acc in zip(runs, (0.90, 0.92, 0.97, 0.80, 0.81, 0.82)):
+        run.summary["test_acc"] = acc
+    groups = find("train").group_by_config()
+    assert [(group.config["alpha"], group.n, sorted(group.seeds)) for group in groups] == [
+        (0.2, 3, [1, 2, 3]), (0.1, 3, [1, 2, 3])]
+    stats = groups[1].stats()["test_acc"]
+    assert stats["n"] == 3 and stats["mean"] == pytest.approx(statistics.mean([0.90, 0.92, 0.97]))
+    assert stats["std"] == pytest.approx(statistics.stdev([0.90, 0.92, 0.97]))
+    row = groups[0].as_row()
+    assert row["n"] == 3 and row["alpha"] == 0.2 and row["summary.test_acc"] == pytest.approx(0.81)
+    assert "summary.test_acc ±" in groups.as_table()
+    frame = groups.as_dataframe()
+    assert list(frame["n"]) == [3, 3] and frame["summary.test_acc"].dtype.kind == "f"
