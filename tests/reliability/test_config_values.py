@@ -213,7 +213,8 @@ def test_an_index_poisoned_by_an_older_version_is_rebuilt_when_opened(values):
     root = Storage.current().root
     with sqlite3.connect(Storage.current().index.path) as db:  # how older versions stored NaN, and their schema
         db.execute("UPDATE experiments SET config = ? WHERE id = ?", ('{"a": null, "f": NaN}', nan.experiment_id))
-        db.execute("DROP TABLE leaves")
+        db.execute("DROP TABLE leaves")  # the schema of version 1
+        db.execute("ALTER TABLE experiments DROP COLUMN timestamp")
         db.execute("PRAGMA user_version=1")
     reopened = Filesystem({"directory": root})  # as a new process opens it
     assert [e.experiment_id for e in find("values", where={"f": NAN}, storage=reopened)] == [nan.experiment_id]

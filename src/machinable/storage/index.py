@@ -229,11 +229,14 @@ class Index:
                     f"The index {path} has schema version {version}, newer than this machinable "
                     f"understands ({SCHEMA_VERSION}). Upgrade machinable, or delete it and {self._hint()}"
                 )
-            if version < SCHEMA_VERSION:  # new, or its creation was cut short: the tables, empty
+            if version < SCHEMA_VERSION:  # new, cut short, or of an older schema: the tables, empty
                 with _write(db):
-                    for statement in SCHEMA.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
+                    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:  # not done meanwhile
+                        for table in ("experiments", "keysets", "leaves"):  # rows of an older schema: rebuilt
+                            db.execute(f"DROP TABLE IF EXISTS {table}")
+                        for statement in SCHEMA.split(";"):
+                            if statement.strip():
+                                db.execute(statement)
             return db
         except NewerIndex:
             db.close()
