@@ -56,8 +56,8 @@ with get("machinable.storage.filesystem", {"directory": os.path.abspath("storage
 
 def environment(extra: dict | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("COLUMNS", None)
-    env.pop("LINES", None)
+    for name in ("COLUMNS", "LINES", "PYTHONDONTWRITEBYTECODE"):  # compiled once and cached, as installed code is
+        env.pop(name, None)
     return {**env, **(extra or {})}
 
 
