@@ -129,6 +129,17 @@ def test_list_opens_only_the_rows_it_shows(many, monkeypatch):
     monkeypatch.setattr(machinable.query, "open_stored", lambda *a, **k: opened.append(a) or open_stored(*a, **k))
     monkeypatch.chdir(many)
     monkeypatch.setenv("LINES", "20")
+    monkeypatch.setenv("COLUMNS", "200")
     result = CliRunner().invoke(cli, ["list"])
     assert result.exit_code == 0 and "(newest 14 shown; --limit N or --all)" in result.output, result.output
     assert len(opened) == 14
+
+
+def test_list_keeps_the_rows_that_fit_when_their_config_wraps(many):
+    env = {**os.environ, "LINES": "24", "COLUMNS": "60"}
+    out = subprocess.run([sys.executable, "-m", "machinable", "list"], cwd=many, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    shown = int(lines[0].split("(newest ")[1].split()[0])
+    assert len(lines) <= 24 - 1 and shown < 18 and max(len(line) for line in lines) <= 60, out
+    assert sum(line.startswith("│ ") and line[2] != " " for line in lines) == shown

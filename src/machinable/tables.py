@@ -85,12 +85,10 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-def draw(rows: list[dict], width: int | None = None, title: str | None = None, no_wrap=NO_WRAP) -> str:
-    """The rows as a boxed table at most `width` cells wide (the terminal's by default) where it can be."""
-    width = terminal_size()[0] if width is None else width
+def _layout(rows: list[dict], width: int, no_wrap=NO_WRAP) -> tuple[list, list, list]:
+    """The keys, each column's width (the widest wrappable ones narrowed to fit `width` where they
+    can) and each row's cell texts."""
     keys = columns(rows)
-    if not keys:
-        return ""
     texts = [[cell(row.get(key, "")).replace("\t", " ") for key in keys] for row in rows]
     widths = [max([width_of(str(key))] + [max(map(width_of, t[i].splitlines() or [""])) for t in texts])
               for i, key in enumerate(keys)]
@@ -105,6 +103,26 @@ def draw(rows: list[dict], width: int | None = None, title: str | None = None, n
         cut = min(excess, widths[widest] - floor)
         widths[widest] -= cut
         excess -= cut
+    return keys, widths, texts
+
+
+def fitting(rows: list[dict], width: int, height: int, no_wrap=NO_WRAP) -> int:
+    """How many of the first rows `draw()` fits in `height` lines (at least one)."""
+    keys, widths, texts = _layout(rows, width, no_wrap)
+    left = height - 4  # the frame: top, header, rule, bottom (a header that wraps is not counted)
+    for count, values in enumerate(texts):
+        left -= max(len(_wrap(value, w)) for value, w in zip(values, widths))
+        if left < 0:
+            return max(count, 1)
+    return len(rows)
+
+
+def draw(rows: list[dict], width: int | None = None, title: str | None = None, no_wrap=NO_WRAP) -> str:
+    """The rows as a boxed table at most `width` cells wide (the terminal's by default) where it can be."""
+    width = terminal_size()[0] if width is None else width
+    keys, widths, texts = _layout(rows, width, no_wrap)
+    if not keys:
+        return ""
 
     def line(left, fill, middle, right):
         return left + middle.join(fill * (w + 2) for w in widths) + right

@@ -12,8 +12,9 @@ import warnings
 
 import click
 
-from machinable.cli.output import echo_table, experiment_json, storage_missing, storage_root
+from machinable.cli.output import experiment_json, storage_missing, storage_root
 from machinable.conditions import STATUSES
+from machinable.tables import draw, fit, fitting, terminal_size
 
 
 @click.command("list", context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,10 +51,11 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
     except ConditionError as error:
         raise click.UsageError(str(error)) from None
     storage = Storage.current()
+    width, height = terminal_size()
     if show_all or (as_json and limit is None):
         wanted = None
     else:
-        wanted = limit or screenful()
+        wanted = limit or max(height - 6, 10)  # below the title and the table's frame
     if storage_missing(storage):  # reading must not create the storage directory
         found, unreadable, total = [], [], 0
     else:
@@ -67,21 +69,18 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
     if not found and not unreadable:
         click.echo("No experiments found" + (f" in {storage_root(storage)}" if storage_root(storage) else "") + ".")
         return
+    table = fit([experiment.as_row() for experiment in [*found, *unreadable]], width)
+    if limit is None and not show_all:  # rows whose config wraps take more lines: keep those that fit
+        kept = min(max(fitting(table, width, max(height - 2, 14)) - len(unreadable), 1), len(found))
+        table = table[:kept] + table[len(found):]
+        found = found[:kept]
     title = f"{total} experiment{'s' if total != 1 else ''}"
     if len(found) < total:
-        title += f" (newest {len(found)} shown; --limit N or --all)" if sort is None else \
-            f" (first {len(found)} shown; --limit N or --all)"
+        title += f" ({'first' if sort else 'newest'} {len(found)} shown; --limit N or --all)"
     if unreadable:
         title += f", {len(unreadable)} unreadable"
     click.echo(title)
-    echo_table(rows([*found, *unreadable]))
-
-
-def screenful() -> int:
-    """How many rows fit the terminal below the title and the table's frame (at least 10)."""
-    from machinable.tables import terminal_size
-
-    return max(terminal_size()[1] - 6, 10)
+    click.echo(draw(table, width), nl=False)
 
 
 def select(storage, module, conditions, status, group, order, wanted: int | None) -> tuple[list, list, int]:
@@ -104,14 +103,10 @@ def select(storage, module, conditions, status, group, order, wanted: int | None
     wanted_where = conditions & spec(own)
     if wanted is not None and storage.select(wanted_where, limit=0)[1]:  # exact: the index can count
         shown = found(wanted)
-        rows_ = storage.count(wanted_where)  # readable and unreadable alike
+        indexed = storage.count(wanted_where)  # readable and unreadable alike
         seen = len(shown) + len(shown.unreadable)
-        total = len(shown) if seen >= rows_ else rows_ - len(shown.unreadable)
+        total = len(shown) if seen >= indexed else indexed - len(shown.unreadable)
         return shown, shown.unreadable, total
     every = found(None)
     return (every if wanted is None else every[:wanted]), every.unreadable, len(every)
 
-
-def rows(experiments: list) -> list[dict]:
-    """Table rows: id, module, status, created (how long ago), then the config's leaves."""
-    return [experiment.as_row() for experiment in experiments]
