@@ -1,8 +1,14 @@
 """SPEC §2: Config classes validated by pydantic, versions, read-only access."""
 
+import math
 import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from machinable import Experiment, get
 from machinable.errors import StateError, ValidationError
@@ -55,7 +61,7 @@ def models(project):
     return project
 
 
-def test_dataclass_defaults_and_access(models):
+def testdataclass_defaults_and_access(models):
     train = get("train")
     assert train.config.epochs == 10
     assert train.config["epochs"] == 10
@@ -68,7 +74,7 @@ def test_dataclass_defaults_and_access(models):
     }
 
 
-def test_plain_annotated_class_with_required_field(models):
+def test_plain_annotated_class_with_requiredfield(models):
     assert get("plain", {"beta": 3}).config.to_dict() == {"alpha": 0.5, "beta": 3}
     with pytest.raises(ValidationError, match="'beta' is required"):
         get("plain")
@@ -158,3 +164,73 @@ def test_seed_argument_validated(models):
 
 def test_experiment_base_class_is_usable_directly():
     assert Experiment().config.to_dict() == {}
+
+
+# --- validation without pydantic where it would change nothing ---------------------------
+
+@dataclass
+class _Inner:
+    depth: int = 3
+    rate: float = 0.5
+
+
+@dataclass
+class _Plain:
+    lr: float = 0.001
+    steps: int = 10
+    name: str = "run"
+    verbose: bool = False
+    limit: Optional[int] = None
+    note: "str | None" = None
+    inner: _Inner = field(default_factory=_Inner)
+
+
+@dataclass
+class _Rich:  # fields pydantic must see: a list, Any-like values
+    layers: list = field(default_factory=lambda: [1])
+    lr: float = 0.1
+
+
+_VALUES = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(), st.none(), st.text(max_size=5), st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["depth", "rate", "other"]), st.integers() | st.floats(allow_nan=False),
+                     max_size=2),
+)
+_KEYS = st.sampled_from(["lr", "steps", "name", "verbose", "limit", "note", "inner", "unknown"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=4))
+def test_validation_without_pydantic_gives_what_pydantic_gives(data):
+    from machinable.config import ConfigSchema
+
+    schema = ConfigSchema.of(_Plain)
+    plain = schema.as_given(data)
+    try:
+        validated = schema.model().model_validate(dict(data)).model_dump(mode="json")
+    except Exception:
+        assert plain is None, (data, plain)  # pydantic refuses: left to pydantic, for its error message
+        return
+    if plain is not None:
+        def same(a, b):
+            if isinstance(a, dict):
+                return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+            return type(a) is type(b) and (a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)))
+
+        assert same(plain, validated), (data, plain, validated)
+    assert ConfigSchema.of(_Rich).as_given({}) is None  # a list field: always pydantic
+
+
+def test_simple_configs_and_the_storage_do_not_import_pydantic(tmp_path):
+    (tmp_path / "plain.py").write_text(
+        "from dataclasses import dataclass\nfrom machinable import Experiment\n\n\n"
+        "class Plain(Experiment):\n    @dataclass\n    class Config:\n        lr: float = 0.1\n        name: str = 'a'\n\n"
+        "    def on_execute(self):\n        pass\n"
+    )
+    code = ("import sys\nfrom machinable import get\n"
+            "with get('machinable.storage.filesystem', {'directory': 'storage'}):\n"
+            "    get('plain', {'lr': 0.5}).launch()\n"
+            "print('pydantic' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False", result.stderr

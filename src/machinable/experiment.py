@@ -22,6 +22,7 @@ from machinable.storage.files import (
     data_format, decode_data, encode_data, safe_join, write_atomic,
 )
 from machinable.storage.trust import check_trusted, sign, write_signature
+from machinable.times import humanize
 
 
 class Experiment(StoredRuns, Element):
@@ -441,7 +442,7 @@ class Experiment(StoredRuns, Element):
         """A summary for tables: id, module, status, creation time and config values."""
         row = {"id": self.experiment_id, "module": self.module, "status": self.status}
         if self.is_committed():
-            row["created"] = self.created_at().humanize()
+            row["created"] = humanize(self.timestamp)
         from machinable.config import flatten
 
         row.update(flatten(self.config.to_dict()))

@@ -88,6 +88,13 @@ class StoredRuns:
         """Why the latest run failed (`type`, `message`, `traceback`); None unless it failed."""
         return self._status().get("error") if self.is_failed() else None
 
+    def times(self) -> dict:
+        """Unix seconds (None where it has not happened) of `created`, `started` (the latest attempt),
+        `finished` and `failed`: what `created_at()` etc. give, without importing arrow."""
+        status = self._status()
+        return {"created": self.timestamp, "started": self._started_seconds(),
+                "finished": _seconds(status.get("finished_at")), "failed": _seconds(status.get("failed_at"))}
+
     def created_at(self):
         import arrow
 
@@ -101,14 +108,18 @@ class StoredRuns:
 
         return arrow.get(value)
 
+    def _started_seconds(self) -> float | None:
+        attempts = self._attempts() if self.is_committed() else []
+        return float(attempts[-1].split("-", 1)[0]) if attempts else None
+
     def started_at(self):
         """When the latest attempt started."""
-        attempts = self._attempts() if self.is_committed() else []
-        if not attempts:
+        started = self._started_seconds()
+        if started is None:
             return None
         import arrow
 
-        return arrow.get(float(attempts[-1].split("-", 1)[0]))
+        return arrow.get(started)
 
     def finished_at(self):
         return self._status_time("finished_at")
@@ -162,3 +173,12 @@ class StoredRuns:
         """The latest execution, or None if it has not run."""
         executions = self.executions
         return executions[-1] if executions else None
+
+
+def _seconds(value) -> float | None:
+    """A stored time as Unix seconds (written as a number; an ISO 8601 text is read too)."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    import arrow
+
+    return arrow.get(value).timestamp()
