@@ -3,7 +3,9 @@
     GET /api/experiments?module=&status=&where=k=v&group=&q=&since=&until=&limit=
     GET /api/experiments/<id>                     config, timeline, relations, executions, files
     GET /api/experiments/<id>/output?offset=N     output.log from byte N, at most 1 MB (follow a running one)
-    GET /api/experiments/<id>/records?scope=S&x=C the last rows, columns, numeric columns downsampled
+    GET /api/experiments/<id>/records?scope=S&x=C&from=A&to=B&points=N
+                                                  the last rows, columns, numeric columns downsampled (against
+                                                  x, within A..B when given, to at most N points per column)
     GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled)
     GET /api/compare?ids=a,b,c                    config diff of several experiments
 """
@@ -23,7 +25,7 @@ from machinable.records import Records, segments
 from machinable.ui import stored
 from machinable.ui.filters import Filters, FilterError
 from machinable.ui.output import read_output
-from machinable.ui.series import summarise
+from machinable.ui.series import MAX_POINTS, POINT_LIMITS, summarise
 
 LIST_LIMIT = 500
 MAX_LIST_LIMIT = 10_000
@@ -124,6 +126,19 @@ def _integer(query: dict, name: str, default, low: int, high: int | None = None)
         raise ApiError(400, f"{name}={text!r} is not a whole number.") from None
     if number < low or (high is not None and number > high):
         raise ApiError(400, f"{name}={number} is out of range ({low} to {high if high is not None else 'any'}).")
+    return number
+
+
+def _number(query: dict, name: str) -> float | None:
+    text = _one(query, name)
+    if text is None or text.strip() == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise ApiError(400, f"{name}={text!r} is not a number.") from None
+    if not math.isfinite(number):
+        raise ApiError(400, f"{name}={text!r} is not a finite number.")
     return number
 
 
@@ -246,10 +261,15 @@ def experiment_output(experiment, query: dict) -> dict:
 
 def experiment_records(experiment, query: dict) -> dict:
     """One scope's records in one streaming pass: its columns, the last rows, and each numeric column
-    downsampled against `x` (a column, "" for the row index, default step/iteration/epoch); see `series`."""
+    downsampled against `x` (a column, "" for the row index, default step/iteration/epoch), only the
+    points with x in `from`..`to` if given, at most `points` per column; see `series`."""
     scope = stored.check_scope(_one(query, "scope", "default"))
+    low, high = _number(query, "from"), _number(query, "to")
+    if low is not None and high is not None and low > high:
+        raise ApiError(400, f"from={low} is above to={high}: give the lower end of the x range first.")
+    limit = _integer(query, "points", MAX_POINTS, *POINT_LIMITS)
     rows = Records.stream(*segments(experiment.local_directory("records"), scope))
-    return {"scope": scope, **summarise(rows, _one(query, "x")), "skipped": rows.skipped}
+    return {"scope": scope, **summarise(rows, _one(query, "x"), low, high, limit), "skipped": rows.skipped}
 
 
 def data_file(experiment, parts: list[str]) -> Response:

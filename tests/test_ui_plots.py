@@ -1,0 +1,177 @@
+"""The dashboard's record plots: server-side downsampling of a 1M-row file, x ranges at full
+resolution, and in headless Chromium: choosing the x axis, log scale, smoothing, zoom and hover."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from machinable import get
+from machinable.storage import Storage
+from machinable.ui import api, create_server
+from machinable.ui.series import MAX_POINTS
+from ui_support import chromium, tab
+
+
+def records_file(experiment) -> str:
+    path = experiment.local_directory("records", "default.jsonl")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return path
+
+
+def route(experiment, **query) -> tuple[int, dict]:
+    response = api.route(Storage.current(), ["experiments", experiment.experiment_id, "records"],
+                         {key: [str(value)] for key, value in query.items()})
+    return response.status, json.loads(response.body)
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+MILLION = 1_000_000
+HIGH, LOW = 654_321, 123_457  # rows with a spike up and a spike down
+
+
+def wave(i: int) -> float:
+    return (i % 1000) / 1000
+
+
+@pytest.fixture
+def million(project):
+    experiment = get("estimate_gravity").commit()
+    with open(records_file(experiment), "w") as f:
+        for start in range(0, MILLION, 50_000):
+            f.write("".join(
+                f'{{"step":{i},"loss":{1000.0 if i == HIGH else -1000.0 if i == LOW else wave(i)}}}\n'
+                for i in range(start, start + 50_000)
+            ))
+    return experiment
+
+
+def test_a_million_rows_are_plotted_as_a_bounded_number_of_points_keeping_the_spikes(million):
+    status, data = route(million)
+    assert status == 200 and data["total"] == MILLION and data["x"] == "step"
+    loss = data["series"]["loss"]
+    assert MAX_POINTS // 2 <= len(loss) <= MAX_POINTS
+    assert [HIGH, 1000.0] in loss and [LOW, -1000.0] in loss  # min/max per bucket: spikes survive
+    assert [x for x, _ in loss] == sorted(x for x, _ in loss)
+    sampled = data["sampled"]["loss"]
+    assert sampled["rows"] == MILLION and sampled["bucket"] >= MILLION // MAX_POINTS and sampled["points"] == len(loss)
+    assert data["extent"] == [0, MILLION - 1] and data["in_range"] == MILLION
+
+    status, few = route(million, points=200)
+    assert len(few["series"]["loss"]) <= 200 and [HIGH, 1000.0] in few["series"]["loss"]
+
+
+def test_an_x_range_is_sent_at_full_resolution(million):
+    status, data = route(million, x="step", **{"from": HIGH - 500, "to": HIGH + 499})
+    assert status == 200 and data["in_range"] == 1000 and data["range"] == [HIGH - 500, HIGH + 499]
+    loss = data["series"]["loss"]
+    expected = [[i, 1000.0 if i == HIGH else wave(i)] for i in range(HIGH - 500, HIGH + 500)]
+    assert loss == expected  # every row in the range, none outside it
+    assert data["sampled"]["loss"] == {"rows": 1000, "bucket": 1, "points": 1000}
+    assert data["total"] == MILLION and data["extent"] == [0, MILLION - 1]
+
+    # a wide range is downsampled again, and only one end may be given
+    status, wide = route(million, **{"from": 500_000})
+    assert wide["in_range"] == 500_000 and len(wide["series"]["loss"]) <= MAX_POINTS
+    assert min(x for x, _ in wide["series"]["loss"]) >= 500_000 and [HIGH, 1000.0] in wide["series"]["loss"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"from": "abc"}, "from='abc' is not a number"),
+    ({"to": "nan"}, "is not a finite number"),
+    ({"from": 5, "to": 1}, "from=5.0 is above to=1.0"),
+    ({"points": 10}, "points=10 is out of range"),
+])
+def test_bad_ranges_are_clear_errors(project, query, message):
+    experiment = get("estimate_gravity").commit()
+    with open(records_file(experiment), "w") as f:
+        f.write('{"step": 0, "loss": 1}\n')
+    status, data = route(experiment, **query)
+    assert status == 400 and message in data["error"], data
+
+
+# --- in the browser ---------------------------------------------------------------------------
+
+ROWS = 5000
+
+
+def loss(i: int) -> float:
+    return 50.0 if i == 2500 else 1 / (1 + i / 100)
+
+
+def test_plots_choose_the_x_axis_log_scale_smoothing_zoom_and_hover(project):
+    experiment = get("estimate_gravity").commit()
+    with open(records_file(experiment), "w") as f:
+        for i in range(ROWS):
+            f.write(json.dumps({"step": i, "epoch": i / 100, "loss": loss(i), "acc": i / ROWS}) + "\n")
+    server = create_server(project.storage, port=0).start()
+    try:
+        with chromium() as browser, tab(browser, server.url) as page:
+            page.goto(f"{server.url}#/experiment/{experiment.experiment_id}")
+            plot = '#plots svg[data-column="loss"]'
+            page.wait_for_selector(plot)
+            columns = page.eval_on_selector_all("#plots svg.plot", "s => s.map(p => p.dataset.column)")
+            assert columns == ["epoch", "loss", "acc"]  # against step, the default x axis
+            shown = int(page.get_attribute(f"{plot} path.series", "data-points"))
+            assert shown <= MAX_POINTS < 2 * ROWS and "5,000 rows · min/max per" in page.text_content(f"{plot} .sampling")
+
+            # x axis: any numeric column
+            page.select_option("#x-axis", "epoch")
+            page.wait_for_function("() => document.querySelector('#plots svg.plot')?.getAttribute('aria-label') === 'step against epoch'")
+            assert page.eval_on_selector_all("#plots svg.plot", "s => s.map(p => p.dataset.column)") == ["step", "loss", "acc"]
+
+            # log scale: powers of ten on the y axis, drawn again without asking the server
+            asked = len(page.requested)
+            page.check("#log-y")
+            page.wait_for_selector(f'{plot}[data-scale="log"]')
+            ticks = page.eval_on_selector_all(f"{plot} text.tick", "ts => ts.map(t => t.textContent)")
+            assert {"0.1", "1", "10"} <= set(ticks), ticks
+            assert len(page.requested) == asked
+
+            # smoothing: a smoothed line over the faded raw one
+            page.fill("#smoothing", "0.9")
+            page.wait_for_selector(f'{plot}[data-smoothing="0.9"] path.smoothed')
+            assert page.locator(f"{plot} path.raw").count() == 1
+            page.fill("#smoothing", "0")
+            page.wait_for_selector(f'{plot}[data-smoothing="0"]')
+            page.uncheck("#log-y")
+            page.wait_for_selector(f'{plot}[data-scale="linear"]')
+
+            # zoom: drag across a quarter of the plot; the server sends that x range at full resolution
+            box = page.locator(plot).bounding_box()
+            scale = box["width"] / 440  # the plot's viewBox is 440 wide, its drawn area 58..426
+            start, end = box["x"] + (58 + 0.25 * 368) * scale, box["x"] + (58 + 0.5 * 368) * scale
+            middle = box["y"] + box["height"] / 2
+            page.mouse.move(start, middle)
+            page.mouse.down()
+            page.mouse.move((start + end) / 2, middle, steps=3)
+            assert page.get_attribute(f"{plot} rect.zoom-box", "visibility") == "visible"
+            page.mouse.move(end, middle, steps=3)
+            page.mouse.up()
+            page.wait_for_selector(f"{plot}[data-from]")
+            low, high = float(page.get_attribute(plot, "data-from")), float(page.get_attribute(plot, "data-to"))
+            assert 10 < low < high < 30  # epochs, a quarter of 0..49.99 from a quarter on
+            assert any("from=" in url and "&to=" in url and "x=epoch" in url for url in page.requested)
+            inside = [i for i in range(ROWS) if low <= i / 100 <= high]
+            assert int(page.get_attribute(f"{plot} path.series", "data-points")) == len(inside)
+            assert page.text_content(f"{plot} .sampling") == f"{len(inside):,} rows"
+            assert "Show all rows" in page.text_content("#reset-zoom")
+
+            # hover: the nearest point's x and y, one of the rows
+            page.mouse.move((start + end) / 2, box["y"] + box["height"] * 0.6)
+            page.wait_for_selector(f'{plot} text.hover-label[visibility="visible"]')
+            x, y = float(page.get_attribute(plot, "data-hover-x")), float(page.get_attribute(plot, "data-hover-y"))
+            step = round(x * 100)
+            assert step in inside and abs(y - loss(step)) < 1e-12, (x, y)
+            assert page.text_content(f"{plot} text.hover-label").startswith("x=")
+
+            # double-click: all rows again
+            page.dblclick(plot)
+            page.wait_for_function(f"() => !document.querySelector('{plot}').hasAttribute('data-from')")
+            assert int(page.get_attribute(f"{plot} path.series", "data-points")) <= MAX_POINTS
+            assert page.locator("#reset-zoom").count() == 0
+    finally:
+        server.stop()
