@@ -1,6 +1,7 @@
 """The dashboard's JSON API: one function per view, and `route()` from URL path to view.
 
-    GET /api/experiments?module=&status=&where=k=v&group=&q=&since=&until=&limit=
+    GET /api/experiments?module=&status=&where=k=v&group=&q=&since=&until=&sort=&order=&offset=&limit=
+                                                  one page of the list, its rows offset.. and the total
     GET /api/experiments/<id>                     config, timeline, relations, executions, files
     GET /api/experiments/<id>/output?offset=N     output.log from byte N, at most 1 MB (follow a running one)
     GET /api/experiments/<id>/records?scope=S&x=C&from=A&to=B&points=N
@@ -19,16 +20,16 @@ from dataclasses import dataclass, field
 
 from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
-from machinable.opening import Unreadable
 from machinable.query import STATUSES
 from machinable.records import Records, segments
 from machinable.ui import stored
 from machinable.ui.filters import Filters, FilterError
+from machinable.ui.listing import Order, config_keys, select
 from machinable.ui.output import read_output
 from machinable.ui.series import MAX_POINTS, POINT_LIMITS, summarise
 
-LIST_LIMIT = 500
-MAX_LIST_LIMIT = 10_000
+LIST_LIMIT = 50  # rows of the list per page unless `limit` says otherwise
+MAX_LIST_LIMIT = 1000
 MAX_COMPARED = 20
 
 
@@ -167,36 +168,28 @@ def summary(experiment) -> dict:
 
 
 def list_experiments(storage, query: dict) -> dict:
-    """The stored experiments that pass the filters, newest first, with the choices for each filter."""
+    """One page of the stored experiments that pass the filters (`where`, module, status, group, q,
+    since, until), sorted by `sort` (created, id, module, group or config.<key>) in `order` (asc,
+    desc), rows `offset`..`offset + limit`; with the total and the choices for each filter."""
     filters = Filters.from_query(query)
+    order = Order.from_query(query)
+    offset = _integer(query, "offset", 0, 0)
     limit = _integer(query, "limit", LIST_LIMIT, 1, MAX_LIST_LIMIT)
     everything = stored.catalog(storage)
-    shown, total, unreadable = [], 0, []
-    for entry in everything:
-        if not filters.matches(entry):
-            continue
-        needed = len(shown) < limit or filters.timed or filters.status is not None
-        experiment = stored.open_entry(storage, entry) if needed else entry
-        if isinstance(experiment, Unreadable):
-            unreadable.append(experiment.as_dict())
-            continue
-        if experiment is None or (filters.timed and not filters.matches_time(experiment.timestamp)):
-            continue
-        if needed and (len(shown) < limit or filters.status is not None):
-            if not filters.matches_status(experiment.status):
-                continue
-            if len(shown) < limit:
-                shown.append(summary(experiment))
-        total += 1
+    page = select(storage, filters, order, offset, limit, everything)
     return {
         "storage": getattr(storage, "root", repr(storage)),
         "statuses": list(STATUSES),
         "modules": sorted({entry["module"] for entry in everything}),
         "groups": sorted({entry["group"] for entry in everything}, reverse=True),
         "stored": len(everything),
-        "total": total,
-        "experiments": shown,
-        "unreadable": unreadable,
+        "total": page.total,
+        "offset": offset,
+        "limit": limit,
+        **order.as_dict(),
+        "keys": config_keys(page.entries, order),
+        "experiments": [summary(experiment) for experiment in page.entries],
+        "unreadable": page.unreadable,
     }
 
 

@@ -1,0 +1,85 @@
+// The experiment list's table: sortable column headers (created, id, module, group and config keys),
+// one row per experiment of the page, a checkbox per row to pick experiments to compare.
+
+import { experimentLink, formatValue, h, statusBadge, timeCell } from "./dom.js";
+
+const FIXED = [
+  ["id", "id"],
+  ["module", "module"],
+  ["status", null], // not sortable: the status is read from each experiment's files
+  ["created", "created"],
+  ["group", "group"],
+];
+const MORE_KEYS = "config"; // the column of the config keys without a column of their own
+
+// options: { selected: Set of ids, onSort(key), onPick() }; returns { element, render(data), clear(row) }
+export function listTable({ selected, onSort, onPick }) {
+  const head = h("thead");
+  const body = h("tbody");
+  const element = h("table", { id: "experiments" }, head, body);
+  let columns = 0;
+
+  function header(label, key, data) {
+    if (!key) return h("th", { text: label });
+    const active = data.sort === key;
+    const arrow = active ? (data.order === "desc" ? " ▼" : " ▲") : "";
+    return h(
+      "th",
+      { class: active ? "sortable sorted" : "sortable", dataset: { sort: key }, "aria-sort": active ? (data.order === "desc" ? "descending" : "ascending") : "none" },
+      h("button", { class: "sort", type: "button", title: `sort by ${label}`, onclick: () => onSort(key) }, label + arrow),
+    );
+  }
+
+  function render(data) {
+    const keys = data.keys || [];
+    columns = 1 + FIXED.length + keys.length + 1;
+    head.replaceChildren(h("tr", {},
+      h("th", {}),
+      FIXED.map(([label, key]) => header(label, key, data)),
+      keys.map((key) => header(key, `config.${key}`, data)),
+      h("th", { text: MORE_KEYS })));
+    if (!data.experiments.length) {
+      clear(data.stored ? "No experiments match these filters." : "No experiments stored yet.", "no-experiments");
+      return;
+    }
+    body.replaceChildren(...data.experiments.map((experiment) => row(experiment, keys)));
+  }
+
+  // Only a message in the table (no rows), e.g. while a filter cannot be read.
+  function clear(text, id) {
+    body.replaceChildren(h("tr", {}, h("td", { colspan: Math.max(columns, 7), class: "empty", id, text })));
+  }
+
+  function row(experiment, keys) {
+    const shown = new Set(keys);
+    const rest = Object.entries(experiment.config).filter(([key]) => !shown.has(key));
+    const config = rest.map(([key, value]) => `${key}=${formatValue(value)}`).join(", ");
+    const box = h("input", {
+      type: "checkbox",
+      class: "pick",
+      checked: selected.has(experiment.id),
+      "aria-label": `select ${experiment.id}`,
+      onchange: (event) => {
+        if (event.target.checked) selected.add(experiment.id);
+        else selected.delete(experiment.id);
+        onPick();
+      },
+    });
+    return h(
+      "tr",
+      { dataset: { id: experiment.id, status: experiment.status, module: experiment.module } },
+      h("td", {}, box),
+      h("td", { class: "id" }, experimentLink(experiment.id)),
+      h("td", { class: "module", text: experiment.module }),
+      h("td", {}, statusBadge(experiment.status)),
+      h("td", { class: "created" }, timeCell(experiment.created)),
+      h("td", { class: "group mono", text: experiment.group }),
+      keys.map((key) => key in experiment.config
+        ? h("td", { class: "config-value mono", dataset: { key }, text: formatValue(experiment.config[key]) })
+        : h("td", { class: "config-value missing", dataset: { key }, text: "–", title: "not in this experiment's config" })),
+      h("td", { class: "config-summary", title: config, text: config }),
+    );
+  }
+
+  return { element, render, clear };
+}
