@@ -34,14 +34,21 @@ export function listPage(main, params) {
   const moduleSelect = select("filter-module", [["", "all modules"]], state.module, update("module"));
   const groupSelect = select("filter-group", [["", "all groups"]], state.group, update("group"));
   const statusSelect = select("filter-status", [["", "any status"]], state.status, update("status"));
+  const now = (event) => { // Enter in a text box: apply it without waiting for the typing pause
+    if (event.key !== "Enter") return;
+    clearTimeout(debounce);
+    state[event.target.id.slice("filter-".length)] = event.target.value;
+    state.offset = "";
+    load();
+  };
   const label = (text, control) => h("label", {}, text, control);
   const form = h(
     "div",
     { class: "filters", id: "filters" },
-    label("Search", h("input", { id: "filter-q", type: "search", placeholder: "id, module, key=value…", value: state.q, oninput: update("q") })),
+    label("Search", h("input", { id: "filter-q", type: "search", placeholder: "id, module, key=value…", value: state.q, oninput: update("q"), onkeydown: now })),
     label("Module", moduleSelect),
     label("Status", statusSelect),
-    label("Filter", h("input", { id: "filter-where", placeholder: "lr<0.1 model.layers=2", value: state.where, oninput: update("where") })),
+    label("Filter", h("input", { id: "filter-where", placeholder: "lr<0.1 model.layers=2", value: state.where, oninput: update("where"), onkeydown: now })),
     label("Group", groupSelect),
     label("Created", select("filter-within", WITHIN, state.within, update("within"))),
     label("From", h("input", { id: "filter-from", type: "datetime-local", value: state.from, onchange: update("from") })),

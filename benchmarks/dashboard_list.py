@@ -1,0 +1,205 @@
+"""The dashboard's experiment list at 100,000 experiments: time to the first rendered list in headless
+Chromium, and to the pages after a click (next page, sort by a config key, a filter).
+
+    python benchmarks/dashboard_list.py                    # 100,000 experiments, 5 rounds
+    python benchmarks/dashboard_list.py --count 10000 --rounds 3
+    python benchmarks/dashboard_list.py --src /elsewhere/src  # another checkout, e.g. before a change
+
+Run on demand (not part of the tests; tests/test_ui_list.py drives the same page at 2,000). The
+experiments are committed one by one through the public API (`get(...).commit()`) the first time,
+into a storage cached under /tmp (--cache) and reused while it holds --count experiments. The
+dashboard is `machinable ui --port 0` in its own process; Chromium is Debian's (/usr/bin/chromium, or
+MACHINABLE_CHROMIUM) driven by Playwright. "first list" is measured inside the page: from the start
+of the navigation (performance.now() = 0) to the moment the table shows its rows and "rows 1–50 of N"
+— the HTML, the scripts, the API answer and the rendering. The clicks are timed from the click to the
+next rendered page. Also printed: the API's answer alone (urllib, no browser). Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+CHROMIUM = os.environ.get("MACHINABLE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+SWEEP = '''
+from dataclasses import dataclass
+
+from machinable import Experiment
+
+
+class Sweep(Experiment):
+    @dataclass
+    class Config:
+        lr: float = 0.1
+        layers: int = 2
+        name: str = "run"
+'''
+
+POPULATE = '''
+import sys, time
+from machinable import get
+
+storage, start, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+began = time.time()
+with get("machinable.storage.filesystem", {"directory": storage}):
+    for i in range(start, count):
+        get("sweep", {"lr": round((i * 7919 % count) / count, 6), "layers": i % 7, "name": f"run{i}"}).commit()
+        if (i + 1) % 10000 == 0:
+            print(f"  {i + 1} committed ({time.time() - began:.0f} s)", flush=True)
+'''
+
+COUNT = """
+import sys
+from machinable.storage.filesystem import Filesystem
+print(Filesystem({"directory": sys.argv[1]}).index.count())
+"""
+
+
+def run_python(code: str, *args, cwd: str, src: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=cwd, check=True,
+                          env={**os.environ, "PYTHONPATH": src}, **kwargs)
+
+
+def populate(cache: str, count: int, src: str) -> str:
+    """The cached storage holding `count` experiments of module `sweep` (committed now if missing)."""
+    os.makedirs(cache, exist_ok=True)
+    with open(os.path.join(cache, "sweep.py"), "w") as f:
+        f.write(textwrap.dedent(SWEEP))
+    storage = os.path.join(cache, f"storage-{count}")
+    stored = 0
+    if os.path.exists(os.path.join(storage, "index.sqlite")):
+        stored = int(run_python(COUNT, storage, cwd=cache, src=src, capture_output=True, text=True).stdout)
+    if stored < count:
+        print(f"committing experiments {stored}..{count} into {storage} (cached for the next runs)", flush=True)
+        began = time.time()
+        run_python(POPULATE, storage, str(stored), str(count), cwd=cache, src=src)
+        print(f"  done in {time.time() - began:.0f} s", flush=True)
+    elif stored > count:
+        raise SystemExit(f"{storage} holds {stored} experiments, more than --count {count}; remove it.")
+    return storage
+
+
+def start_dashboard(storage: str, cwd: str, src: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, "-m", "machinable", "--storage", storage, "ui", "--port", "0"],
+                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "PYTHONPATH": src})
+    deadline, seen = time.time() + 60, ""
+    while time.time() < deadline and process.poll() is None:
+        if select.select([process.stdout], [], [], 0.2)[0]:
+            line = process.stdout.readline()
+            seen += line
+            match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+            if match:
+                return process, match.group(0)
+    stop(process)
+    raise SystemExit(f"`machinable ui` printed no URL: {seen}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if process.stdout:
+        process.stdout.close()
+
+
+RENDERED = """([text, first]) => {
+    const range = document.querySelector('#page-range');
+    const row = document.querySelector('#experiments tbody tr[data-id]');
+    return range && range.textContent === text && row && (!first || row.dataset.id === first);
+}"""
+
+
+def timed_click(page, selector: str, text: str, first: str | None = None) -> float:
+    """Milliseconds from clicking `selector` (or, for "fill:#input=text", pressing Enter in the input
+    filled with the text) to the rendered page."""
+    if selector.startswith("fill:"):
+        name, value = selector[5:].split("=", 1)
+        page.fill(name, value)
+        began = page.evaluate("() => performance.now()")
+        page.press(name, "Enter")
+    else:
+        began = page.evaluate("() => performance.now()")
+        page.click(selector)
+    page.wait_for_function(RENDERED, arg=[text, first], polling="raf", timeout=60_000)
+    return page.evaluate("() => performance.now()") - began
+
+
+def measure(url: str, count: int, rounds: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    total = f"{count:,}"
+    found: dict = {"first list": [], "next page": [], "sort by config.lr": [], "filter layers=3": []}
+    api_ms = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        with urllib.request.urlopen(url + "api/experiments?limit=50", timeout=120) as response:
+            data = json.load(response)
+        api_ms.append((time.perf_counter() - began) * 1000)
+        assert data["total"] == count, data["total"]
+    with sync_playwright() as manager:
+        browser = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(rounds):
+                context = browser.new_context(viewport={"width": 1300, "height": 900})
+                page = context.new_page()
+                page.goto(url, wait_until="commit")
+                page.wait_for_function(RENDERED, arg=[f"rows 1–50 of {total}", None], polling="raf", timeout=120_000)
+                found["first list"].append(page.evaluate("() => performance.now()"))
+                found["next page"].append(timed_click(page, "#page-next", f"rows 51–100 of {total}"))
+                page.click('th[data-sort="config.lr"] button')  # ascending first, then:
+                page.wait_for_selector('th[data-sort="config.lr"][aria-sort="ascending"]', timeout=120_000)
+                found["sort by config.lr"].append(timed_click(page, 'th[data-sort="config.lr"] button', f"rows 1–50 of {total}"))
+                layers3 = sum(1 for i in range(count) if i % 7 == 3)
+                found["filter layers=3"].append(timed_click(page, "fill:#filter-where=layers=3", f"rows 1–50 of {layers3:,}"))
+                context.close()
+        finally:
+            browser.close()
+    found["API /api/experiments alone"] = api_ms
+    return found
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "machinable-dashboard-list"))
+    parser.add_argument("--src", default=SRC, help="the machinable source to measure (default: this checkout's)")
+    args = parser.parse_args(argv)
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"Needs Chromium at {CHROMIUM} (apt-get install chromium) and `pip install playwright`.")
+    storage = populate(args.cache, args.count, args.src)
+    server, url = start_dashboard(storage, args.cache, args.src)
+    try:
+        found = measure(url, args.count, args.rounds)
+    finally:
+        stop(server)
+    print(f"\nDashboard list at {args.count:,} experiments ({args.rounds} rounds; ms; source {args.src})\n")
+    print("| measurement | first round | median | min | max |")
+    print("|---|---:|---:|---:|---:|")
+    for name, values in found.items():
+        print(f"| {name} | {values[0]:.0f} | {statistics.median(values):.0f} | {min(values):.0f} | {max(values):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
