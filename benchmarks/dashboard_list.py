@@ -123,25 +123,28 @@ def stop(process: subprocess.Popen) -> None:
         process.stdout.close()
 
 
-RENDERED = """([text, first]) => {
+RENDERED = """([text, sorted]) => {
     const range = document.querySelector('#page-range');
     const row = document.querySelector('#experiments tbody tr[data-id]');
-    return range && range.textContent === text && row && (!first || row.dataset.id === first);
+    const header = sorted && document.querySelector(`th[data-sort="${sorted[0]}"]`);
+    return range && range.textContent === text && row && !document.querySelector('#main').dataset.loading
+        && (!sorted || (header && header.getAttribute('aria-sort') === sorted[1]));
 }"""
 
 
-def timed_click(page, selector: str, text: str, first: str | None = None) -> float:
-    """Milliseconds from clicking `selector` (or, for "fill:#input=text", pressing Enter in the input
-    filled with the text) to the rendered page."""
-    if selector.startswith("fill:"):
-        name, value = selector[5:].split("=", 1)
+def timed(page, action: str, text: str, sorted_by=None) -> float:
+    """Milliseconds from clicking `action` (or, for "fill:#input=text", pressing Enter in the input
+    filled with the text) to the rendered page showing `text` as its range (and sorted as `sorted_by`,
+    [column, "ascending" | "descending"], if given)."""
+    if action.startswith("fill:"):
+        name, value = action[5:].split("=", 1)
         page.fill(name, value)
         began = page.evaluate("() => performance.now()")
         page.press(name, "Enter")
     else:
         began = page.evaluate("() => performance.now()")
-        page.click(selector)
-    page.wait_for_function(RENDERED, arg=[text, first], polling="raf", timeout=60_000)
+        page.click(action)
+    page.wait_for_function(RENDERED, arg=[text, sorted_by], polling="raf", timeout=120_000)
     return page.evaluate("() => performance.now()") - began
 
 
@@ -149,7 +152,8 @@ def measure(url: str, count: int, rounds: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     total = f"{count:,}"
-    found: dict = {"first list": [], "next page": [], "sort by config.lr": [], "filter layers=3": []}
+    found: dict = {"first list": [], "next page": [], "sort by config.lr": [], "sort by config.lr, descending": [],
+                   "filter layers=3": []}
     api_ms = []
     for _ in range(rounds):
         began = time.perf_counter()
@@ -166,12 +170,13 @@ def measure(url: str, count: int, rounds: int) -> dict:
                 page.goto(url, wait_until="commit")
                 page.wait_for_function(RENDERED, arg=[f"rows 1–50 of {total}", None], polling="raf", timeout=120_000)
                 found["first list"].append(page.evaluate("() => performance.now()"))
-                found["next page"].append(timed_click(page, "#page-next", f"rows 51–100 of {total}"))
-                page.click('th[data-sort="config.lr"] button')  # ascending first, then:
-                page.wait_for_selector('th[data-sort="config.lr"][aria-sort="ascending"]', timeout=120_000)
-                found["sort by config.lr"].append(timed_click(page, 'th[data-sort="config.lr"] button', f"rows 1–50 of {total}"))
+                found["next page"].append(timed(page, "#page-next", f"rows 51–100 of {total}"))
+                header = 'th[data-sort="config.lr"] button'
+                found["sort by config.lr"].append(timed(page, header, f"rows 1–50 of {total}", ["config.lr", "ascending"]))
+                found["sort by config.lr, descending"].append(
+                    timed(page, header, f"rows 1–50 of {total}", ["config.lr", "descending"]))
                 layers3 = sum(1 for i in range(count) if i % 7 == 3)
-                found["filter layers=3"].append(timed_click(page, "fill:#filter-where=layers=3", f"rows 1–50 of {layers3:,}"))
+                found["filter layers=3"].append(timed(page, "fill:#filter-where=layers=3", f"rows 1–50 of {layers3:,}"))
                 context.close()
         finally:
             browser.close()

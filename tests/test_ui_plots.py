@@ -79,6 +79,43 @@ def test_an_x_range_is_sent_at_full_resolution(million):
     assert min(x for x, _ in wide["series"]["loss"]) >= 500_000 and [HIGH, 1000.0] in wide["series"]["loss"]
 
 
+def test_a_zoom_reads_only_the_blocks_of_its_range_once_the_file_is_mapped(project, monkeypatch):
+    from machinable.ui import rowmap
+
+    experiment = get("estimate_gravity").commit()
+    path = records_file(experiment)
+    with open(path, "w") as f:
+        f.write("".join(f'{{"step":{i},"loss":{wave(i)},"note":"n"}}\n' for i in range(50_000)))
+        f.write("not a row\n")
+        f.write("".join(f'{{"step":{i},"loss":{wave(i)}}}\n' for i in range(50_000, 60_000)))
+    read = []
+    original = rowmap.Positioned.__iter__
+
+    def counting(self):
+        for row in original(self):
+            read.append(row["step"])
+            yield row
+
+    monkeypatch.setattr(rowmap.Positioned, "__iter__", counting)
+    full = route(experiment)[1]  # maps the file
+    assert len(read) == 60_000 and full["skipped"] == 1
+    for low, high in ((20_000, 21_000), (None, 100), (55_000, None), (49_990, 50_010)):
+        read.clear()
+        query = {"x": "step", **({"from": low} if low is not None else {}), **({"to": high} if high is not None else {})}
+        status, zoomed = route(experiment, **query)
+        assert status == 200 and len(read) <= 2 * rowmap.BLOCK, (low, high, len(read))
+        rowmap._maps.clear()
+        read.clear()
+        assert zoomed == route(experiment, **query)[1] and len(read) == 60_000  # the same as a full pass
+    route(experiment)  # mapped again
+
+    with open(path, "a") as f:  # a file that grew is read in full again
+        f.write('{"step": 20500.5, "loss": 7}\n')
+    read.clear()
+    status, grown = route(experiment, x="step", **{"from": 20_000, "to": 21_000})
+    assert len(read) == 60_001 and [20500.5, 7] in grown["series"]["loss"] and grown["in_range"] == 1002
+
+
 @pytest.mark.parametrize("query, message", [
     ({"from": "abc"}, "from='abc' is not a number"),
     ({"to": "nan"}, "is not a finite number"),

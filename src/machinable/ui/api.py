@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
 from machinable.query import STATUSES
-from machinable.records import Records, segments
-from machinable.ui import stored
+from machinable.records import segments
+from machinable.ui import rowmap, stored
 from machinable.ui.filters import Filters, FilterError
 from machinable.ui.listing import Order, config_keys, select
 from machinable.ui.output import read_output
-from machinable.ui.series import MAX_POINTS, POINT_LIMITS, summarise
+from machinable.ui.series import MAX_POINTS, POINT_LIMITS
 
 LIST_LIMIT = 50  # rows of the list per page unless `limit` says otherwise
 MAX_LIST_LIMIT = 1000
@@ -261,8 +261,8 @@ def experiment_records(experiment, query: dict) -> dict:
     if low is not None and high is not None and low > high:
         raise ApiError(400, f"from={low} is above to={high}: give the lower end of the x range first.")
     limit = _integer(query, "points", MAX_POINTS, *POINT_LIMITS)
-    rows = Records.stream(*segments(experiment.local_directory("records"), scope))
-    return {"scope": scope, **summarise(rows, _one(query, "x"), low, high, limit), "skipped": rows.skipped}
+    paths = segments(experiment.local_directory("records"), scope)
+    return {"scope": scope, **rowmap.records(paths, _one(query, "x"), low, high, limit)}
 
 
 def data_file(experiment, parts: list[str]) -> Response:

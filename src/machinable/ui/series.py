@@ -87,13 +87,14 @@ class Downsampled:
 
 
 def summarise(rows, x: str | None = None, low: float | None = None, high: float | None = None,
-              limit: int = MAX_POINTS) -> dict:
+              limit: int = MAX_POINTS, track=None) -> dict:
     """Columns, numeric columns, total, the last rows and the downsampled series of `rows`.
 
     `x` names the column plotted on the x axis ("" for the row index; None: the first of
     AUTO_X that the first row holds as a number, else the row index). `low`/`high` (either
     may be None) keep only the points whose x lies within them; `extent` is the x range of
-    all rows, `in_range` the number of rows within the range.
+    all rows, `in_range` the number of rows within the range. `track(index, x)` is told each
+    row's x (see `rowmap`).
     """
     kinds: dict = {}  # column -> True (numbers so far), False (something else seen), None (only nulls)
     series: dict = {}
@@ -108,6 +109,8 @@ def summarise(rows, x: str | None = None, low: float | None = None, high: float 
         if x is None:
             x = next((name for name in AUTO_X if _finite(row.get(name))), "")
         where = row.get(x) if x else index
+        if track is not None:
+            track(index, where)
         plotted = _finite(where)
         if plotted:
             if least is None or where < least:
