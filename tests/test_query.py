@@ -75,7 +75,7 @@ def test_find_by_status_and_group(stored):
     assert ids(find("train", status="failed")) == [stored["d"].experiment_id]
     assert ids(find(status="finished")) == [stored[k].experiment_id for k in "gcba"]
     assert ids(find(group="tuning")) == [stored["c"].experiment_id]
-    with pytest.raises(ValidationError, match="Unknown status 'done'; use one of committed, running"):
+    with pytest.raises(ValidationError, match="Unknown status 'done' in '@status'; use one of committed, running"):
         find(status="done")
 
 

@@ -421,12 +421,16 @@ def test_filters_narrow_the_list(page, world):
     expect_rows(page, [ids["child"]])
     page.fill("#filter-where", "model.lr=0.01 name=parent")
     expect_rows(page, [ids["parent"]])
+    page.fill("#filter-where", "steps>=5 steps<7")  # the condition language of find() and the CLI
+    expect_rows(page, [ids["b"]])
+    page.fill("#filter-where", "steps>4 or name=child")
+    expect_rows(page, [ids["committed"], ids["child"], ids["b"]])
     page.fill("#filter-where", "steps=99")
     page.wait_for_selector("#no-experiments")
     assert rows(page) == []
     page.fill("#filter-where", "steps")
     page.wait_for_selector("#list-error")
-    assert "key=value" in page.text_content("#list-error")
+    assert "expected an operator after 'steps'" in page.text_content("#list-error")
     page.fill("#filter-where", "")
     page.wait_for_selector("#list-error", state="detached")
     expect_rows(page, counters)
@@ -671,33 +675,28 @@ def test_api_answers_json_and_404s_unknown_ids(world):
     assert status == 200 and data["text"] == "counter step 0\ncounter step 1\ncounter step 2\n"[3:]
 
 
-class WithoutIndex:
-    """A storage without an SQLite index (only the Storage methods the dashboard calls)."""
-
-    def __init__(self, storage):
-        self.inner, self.root = storage, storage.root
-
-    def search(self, **filters):
-        return self.inner.search(**filters)
-
-    def find_by_id(self, experiment_id):
-        return self.inner.find_by_id(experiment_id)
-
-    def directory_of(self, metadata):
-        return self.inner.directory_of(metadata)
-
-
-def test_list_reads_the_index_or_the_files_alike(world, tmp_path):
+def test_list_find_and_cli_agree_on_every_condition(world, tmp_path):
+    from machinable import find
+    from machinable.cli import cli
     from machinable.storage.filesystem import Filesystem
     from machinable.ui import api, stored
-
-    def listed(storage, **query):
-        data = api.list_experiments(storage, {k: [v] for k, v in query.items()})
-        return [(e["id"], e["status"], e["created"]["time"], e["config"]) for e in data["experiments"]], data["total"]
+    from click.testing import CliRunner
 
     indexed = Filesystem({"directory": world.storage})
-    for query in ({}, {"status": "finished"}, {"where": "steps=2"}, {"until": str(time.time() - 86400)}, {"q": "name=old"}):
-        assert listed(indexed, **query) == listed(WithoutIndex(indexed), **query), query
+
+    def listed(**query):
+        data = api.list_experiments(indexed, {k: [v] for k, v in query.items()})
+        return [e["id"] for e in data["experiments"]], data["total"]
+
+    for where in ("steps=2", "steps>=2 steps<7", "steps>4 or name=child", "name in [old, parent]", "rate exists",
+                  "name missing", "name!=child", "@status=finished steps<5", f"@created<{time.time() - 86400}"):
+        with indexed:
+            found = [e.experiment_id for e in find(where=where)]
+        cli_output = CliRunner().invoke(cli, ["--storage", world.storage, "list", "--where", where, "--json"]).output
+        assert listed(where=where) == (found, len(found)), where
+        assert [e["id"] for e in json.loads(cli_output)] == found, where
+    assert listed(q="name=old") == ([world.ids["old"]], 1)
+    assert listed(status="finished", limit="2", offset="1")[0] == listed(status="finished")[0][1:3]
 
     copy = str(tmp_path / "storage")  # an index that still lists a directory removed by hand
     shutil.copytree(world.storage, copy, ignore=shutil.ignore_patterns("*.log", "records"))

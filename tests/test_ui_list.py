@@ -81,38 +81,45 @@ def by_lr_descending(rows):
 
 
 def test_the_api_pages_sorts_and_filters_without_a_row_cap(sweep):
-    first = listed(sweep)
+    first = listed(sweep, limit=50)
     assert first["total"] == first["stored"] == COUNT and first["offset"] == 0 and first["limit"] == 50
     assert [e["id"] for e in first["experiments"]] == [row[0] for row in sweep.rows[:50]]  # newest first
-    assert first["sort"] == "created" and first["order"] == "desc"
-    assert first["keys"] == ["lr", "layers", "name"]
+    assert first["keys"] == [{"key": "lr", "sort": "lr"}, {"key": "layers", "sort": "layers"},
+                             {"key": "name", "sort": "name"}]
 
     last = listed(sweep, offset=COUNT - 30, limit=100)
     assert [e["id"] for e in last["experiments"]] == [row[0] for row in sweep.rows[-30:]]
     everything = listed(sweep, limit=1000, offset=1000)
     assert len(everything["experiments"]) == 1000  # no cap at 500 rows
 
-    page = listed(sweep, sort="config.lr", order="desc", offset=100, limit=50)
+    page = listed(sweep, sort="-lr", offset=100, limit=50)
     assert [e["id"] for e in page["experiments"]] == [row[0] for row in by_lr_descending(sweep.rows)[100:150]]
-    assert page["keys"][0] == "lr"
-    oldest = listed(sweep, sort="created", order="asc", limit=5)
-    assert [e["id"] for e in oldest["experiments"]] == [row[0] for row in sweep.rows[::-1][:5]]
-    ids = listed(sweep, sort="id", order="desc", offset=1000, limit=1000)
+    assert page["sort"] == "-lr"
+    oldest = listed(sweep, sort="@created", limit=1000, offset=1000)  # @created: the second it was created
+    seconds = [int(e["created"]["time"]) for e in oldest["experiments"]]
+    newest = int(first["experiments"][0]["created"]["time"])
+    assert seconds == sorted(seconds) and seconds[-1] == newest
+    ids = listed(sweep, sort="-@id", offset=1000, limit=1000)
     assert [e["id"] for e in ids["experiments"]] == sorted((row[0] for row in sweep.rows), reverse=True)[1000:]
 
-    filtered = listed(sweep, where="layers=3", sort="config.lr", order="desc", limit=20)
+    filtered = listed(sweep, where="layers=3", sort="-lr", limit=20)
     expected = [row for row in by_lr_descending(sweep.rows) if row[2] == 3]
     assert filtered["total"] == len(expected) == sum(1 for i in range(COUNT) if i % 7 == 3)
     assert [e["id"] for e in filtered["experiments"]] == [row[0] for row in expected[:20]]
+    ranged = listed(sweep, where="lr>=0.25 lr<0.5 or layers in [0, 6]", sort="lr", limit=1000)
+    expected = sorted((row for row in sweep.rows if 0.25 <= row[1] < 0.5 or row[2] in (0, 6)), key=lambda row: row[1])
+    assert ranged["total"] == len(expected) and [e["id"] for e in ranged["experiments"]] == [r[0] for r in expected]
+    status = listed(sweep, where="@status=committed layers=3", offset=280, limit=50)  # checked one by one
+    assert status["total"] == filtered["total"] and len(status["experiments"]) == filtered["total"] - 280
 
 
 @pytest.mark.parametrize("query, message", [
-    ({"sort": "colour"}, "Cannot sort by 'colour'"),
-    ({"sort": "config."}, "Cannot sort by 'config.'"),
-    ({"order": "sideways"}, "order='sideways'"),
+    ({"sort": "@colour"}, "Cannot sort by '@colour'"),
+    ({"sort": "@status"}, "Cannot sort by '@status'"),
     ({"offset": -1}, "offset=-1 is out of range"),
     ({"limit": 100_000}, "limit=100000 is out of range"),
-    ({"where": "layers"}, "key=value"),
+    ({"where": "layers"}, "expected an operator after 'layers'"),
+    ({"where": "lr<"}, "Cannot read the condition 'lr<'"),
 ])
 def test_bad_list_parameters_are_clear_errors(sweep, query, message):
     answer = listed(sweep, **query)
@@ -148,7 +155,7 @@ def test_the_list_pages_sorts_and_filters_in_chromium(sweep):
             assert "offset=100" in page.url  # a shared link opens the same page
 
             # sort by a config key: ascending on the first click, descending on the second, from row 1
-            header = 'th[data-sort="config.lr"]'
+            header = 'th[data-sort="lr"]'
             page.click(f"{header} button")
             page.wait_for_selector(f'{header}[aria-sort="ascending"]')
             wait_range(page, f"rows 1–50 of {COUNT:,}")
@@ -162,8 +169,8 @@ def test_the_list_pages_sorts_and_filters_in_chromium(sweep):
             assert lrs == sorted(lrs, reverse=True) and len(lrs) == 50
 
             # a filter: the count, and the sort kept
-            matching = [row for row in ordered if row[2] == 3]
-            page.fill("#filter-where", "layers=3")
+            matching = [row for row in ordered if row[2] == 3 and row[1] < 0.5]
+            page.fill("#filter-where", "layers=3 and lr<0.5")
             wait_range(page, f"rows 1–50 of {len(matching):,}")
             assert shown_ids(page) == [row[0] for row in matching[:50]]
             assert f"{len(matching):,} of {COUNT:,} experiments" in page.text_content("#list-summary")

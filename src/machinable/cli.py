@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import warnings
 
@@ -24,54 +23,14 @@ import click
 from machinable import tables
 from machinable.errors import ExecutionFailed, ExperimentNotFound, MachinableError
 from machinable.query import STATUSES
+from machinable.values import parse_value
 
 ARG_FORMS = (
     "key=value (e.g. time_dilation=2, model.lr=0.1, name=run1, layers=[64,64]) "
     "or ~name (a version method such as ~fast)"
 )
 
-_NUMBER = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-_YAML_WORDS = {
-    spelling: value
-    for word, value in (("true", True), ("yes", True), ("false", False), ("no", False), ("null", None))
-    for spelling in (word, word.capitalize(), word.upper())
-}
-_YAML_WORDS.update({"None": None, "~": None})
-_YAML_FLOATS = {
-    spelling: float(word)
-    for word in ("inf", "+inf", "-inf", "nan")
-    for spelling in (word, word.replace("inf", ".inf").replace("nan", ".nan"), word.replace("inf", "infinity"))
-}
-
-
 # --- parsing key=value arguments --------------------------------------------------------
-
-
-def parse_value(text: str):
-    """A command-line value as Python: JSON where it parses, YAML-style scalars, else the string.
-
-    `2` -> 2, `2.5` -> 2.5, `true`/`yes`/`True` -> True, `null`/`None`/`~` -> None,
-    `nan`/`.nan`, `inf`/`-inf`/`.inf`/`-infinity` (any case) -> float('nan'), float('inf'), float('-inf'),
-    `[1,2]` -> [1, 2], `{"a":1}` -> {'a': 1}, `'quoted'` -> 'quoted', `abc` -> 'abc'.
-    """
-    stripped = text.strip()
-    if not stripped:
-        return text
-    # YAML/Python spellings first, so `yes`/`True`/`None`/`~` behave like true/null
-    if stripped in _YAML_WORDS:
-        return _YAML_WORDS[stripped]
-    if stripped.lower() in _YAML_FLOATS:
-        return _YAML_FLOATS[stripped.lower()]
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        pass
-    if _NUMBER.fullmatch(stripped):
-        number = float(stripped)
-        return int(stripped) if re.fullmatch(r"[-+]?[0-9]+", stripped) else number
-    if len(stripped) >= 2 and stripped[0] == stripped[-1] == "'":
-        return stripped[1:-1]
-    return text
 
 
 def parse_pair(arg: str, what: str = "argument", forms: str = ARG_FORMS) -> tuple[str, str]:
@@ -89,46 +48,6 @@ def _key_problem(key: str, operator: str) -> str | None:
     if any(not part or part != part.strip() or any(c.isspace() for c in part) for part in key.split(".")):
         return f"the key '{key}' has an empty part or whitespace"
     return None
-
-
-WHERE_FORMS = "KEY=VALUE or KEY<VALUE, <=, >, >=, != (e.g. --where time_dilation=2 --where model.lr<0.1)"
-_COMPARISON = re.compile(r"^(?P<key>.*?)(?P<operator><=|>=|!=|<|>|=)(?P<value>.*)$", re.S)
-
-
-def parse_condition(text: str) -> tuple[str, str, str]:
-    """`"model.lr<0.1"` -> `("model.lr", "<", "0.1")`; raises click.UsageError for a malformed condition."""
-    match = _COMPARISON.match(text)
-    if match is None:
-        raise click.UsageError(f"Invalid --where condition '{text}': it has no '=' or comparison. Expected {WHERE_FORMS}.")
-    key, operator, value = match.group("key", "operator", "value")
-    problem = _key_problem(key, operator)
-    if problem:
-        raise click.UsageError(f"Invalid --where condition '{text}': {problem}. Expected {WHERE_FORMS}.")
-    return key, operator, value
-
-
-def where_conditions(conditions: list[tuple[str, str, object]]) -> dict:
-    """`find()`'s `where`: equality as values (matched in the index), comparisons as one predicate per key."""
-    import operator as op
-
-    compare = {"<": op.lt, "<=": op.le, ">": op.gt, ">=": op.ge, "!=": op.ne, "=": op.eq}
-    tests: dict = {}
-    for key, operator, value in conditions:
-        tests.setdefault(key, []).append((compare[operator], value))
-
-    def predicate(checks):
-        def holds(actual) -> bool:
-            try:
-                return all(check(actual, value) for check, value in checks)
-            except TypeError:  # e.g. a text value compared with a number
-                return False
-
-        return holds
-
-    return {
-        key: checks[0][1] if len(checks) == 1 and checks[0][0] is op.eq else predicate(checks)
-        for key, checks in tests.items()
-    }
 
 
 def parse_versions(args, schema=None) -> list:
@@ -414,36 +333,38 @@ def _module_groups(module: str, args: tuple) -> list[tuple[str, type, list]]:
     "--where",
     "where",
     multiple=True,
-    metavar="CONDITION",
-    help="Only experiments whose config value matches: key=value, or key<value, <=, >, >=, != (dotted keys allowed); repeatable.",
+    metavar="CONDITIONS",
+    help="Only experiments meeting these conditions, e.g. 'model.lr<0.1 penalty!=l1', 'opt in [sgd, adam] or "
+         "lr exists', '@created>=2026-11-27' (see machinable.conditions); repeatable (all must hold).",
 )
 @click.option("--group", default=None, help="Only experiments stored in this group (e.g. 2024_18_Tue).")
+@click.option("--sort", default=None, metavar="KEYS",
+              help="Order by these config keys or @fields, e.g. -lr,@created (a leading - for descending).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None, help="Show at most N (newest first).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the experiments instead of a table.")
-def list_command(module: str | None, status: str | None, where: tuple, group: str | None, limit: int | None,
-                 as_json: bool) -> None:
+def list_command(module: str | None, status: str | None, where: tuple, group: str | None, sort: str | None,
+                 limit: int | None, as_json: bool) -> None:
     """Stored experiments, newest first, as a table (id, module, status, created, config)."""
+    from machinable.conditions import Where, parse, parse_sort
     from machinable.query import find
     from machinable.storage import Storage
 
-    parsed = [parse_condition(condition) for condition in where]
-    schema = None
-    if module is not None and parsed:
-        from machinable.element import Element
-        from machinable.project import Project
+    from machinable.errors import ConditionError
 
-        try:
-            schema = Project.current().element_class(module, Element).config_schema()
-        except MachinableError:
-            schema = None  # the values are then matched as parsed
-    conditions = where_conditions([(key, operator, _typed_value(raw, _annotation(schema, key))) for key, operator, raw in parsed])
+    conditions = Where()
+    try:
+        for text in where:
+            conditions &= parse(text)
+        order = parse_sort(sort) if sort else None
+    except ConditionError as error:
+        raise click.UsageError(str(error)) from None
     storage = Storage.current()
     if _storage_missing(storage):  # reading must not create the storage directory
         found, unreadable = [], []
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # the unreadable ones are listed below instead
-            found = find(module, where=conditions or None, status=status, group=group)
+            found = find(module, where=conditions, status=status, group=group, sort=order)
         unreadable = found.unreadable
     if as_json:
         shown = [_experiment_json(experiment) for experiment in found[:limit]]

@@ -53,6 +53,10 @@ class IndexCorrupt(StorageError):
     """The SQLite index cannot be used; rebuild it from the files."""
 
 
+class ConditionError(ValidationError):
+    """A condition of `find()`, `machinable list --where` or the dashboard's filter cannot be understood."""
+
+
 class UnsafePath(MachinableError, ValueError):
     """A data path would leave the experiment's directory."""
 

@@ -308,9 +308,11 @@ class Experiment(StoredRuns, Element):
 
         if not self.is_committed():
             return Collection()
+        from machinable.conditions import where
         from machinable.opening import open_or_raise
 
-        return Collection(open_or_raise(self.storage, d) for d in self.storage.directories(ancestor=self.experiment_id))
+        found, _ = self.storage.select(where({"@ancestor": self.experiment_id}))
+        return Collection(open_or_raise(self.storage, directory) for directory in found)
 
     # --- executing ------------------------------------------------------------------
 

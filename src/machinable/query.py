@@ -1,43 +1,44 @@
-"""Finding stored experiments: `find("estimate_gravity", where={"time_dilation": 2.0}, status="finished")`."""
+"""Finding stored experiments: `find("estimate_gravity", where="time_dilation>=2", status="finished")`."""
 
 from __future__ import annotations
 
 import warnings
 
-from machinable.collection import Collection, lookup
+from machinable.collection import Collection
+from machinable.conditions import STATUSES, Where, parse_sort, where as conditions
 from machinable.opening import Unreadable, open_stored
 from machinable.storage import Storage
 
-STATUSES = ("committed", "running", "finished", "failed", "died")
+__all__ = ["STATUSES", "find"]
 
 
-def find(module: str | None = None, *, where: dict | None = None, status: str | None = None,
-         group: str | None = None, storage: Storage | None = None) -> Collection:
-    """Stored experiments, newest first, filtered by module, config values (dotted keys), status and group.
+def find(module: str | None = None, *, where=None, status: str | None = None, group: str | None = None,
+         subclasses: bool = False, sort=None, limit: int | None = None, storage: Storage | None = None) -> Collection:
+    """Stored experiments that meet the conditions, newest first (or in the order of `sort`).
+
+    `where` takes the condition language of `machinable.conditions`, as data or text:
+    `where={"lr": {"<": 0.1}, "model.depth": 3}`, `where="lr<0.1 or opt in [sgd, adam]"`; a
+    callable value is a predicate on that config value (`where={"lr": lambda lr: lr < 0.1}`).
+    `subclasses=True` includes the experiments of modules whose class derives from `module`'s.
+    `sort` is e.g. `"-lr,@created"` (a leading `-` for descending). The conditions run
+    inside the storage's SQLite index.
 
     A damaged experiment (see `machinable.opening`) is left out with a RuntimeWarning and
     listed, with its directory, file and reason, in the result's `.unreadable`.
-
-    A `where` value is matched for equality in the index, or, if it is callable, is a
-    predicate on that config value: `where={"lr": lambda lr: lr < 0.1}`.
     """
-    from machinable.config import flatten
-    from machinable.errors import ValidationError
-
-    if status is not None and status not in STATUSES:
-        raise ValidationError(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
-    conditions = flatten(where or {})
-    predicates = {key: value for key, value in conditions.items() if callable(value)}
-    equal = {key: value for key, value in conditions.items() if not callable(value)}
     storage = storage or Storage.current()
+    wanted = conditions(where) & _own_fields(storage, module, status, group, subclasses)
+    order = parse_sort(sort) if isinstance(sort, str) else sort
+    directories, exact = storage.select(wanted, order, limit=limit if limit is not None and not wanted.on("status") else None)
     found, unreadable = Collection(), []
-    for directory in storage.directories(module=module, where=equal, group=group):
+    for directory in directories:
         opened = open_stored(storage, directory)
-        (unreadable if isinstance(opened, Unreadable) else found).append(opened)
-    if predicates:
-        found = found.filter(lambda experiment: _satisfies(experiment.config.to_dict(), predicates))
-    if status is not None:
-        found = found.filter(lambda experiment: experiment.status == status)
+        if isinstance(opened, Unreadable):
+            unreadable.append(opened)
+        elif exact or wanted.matches(opened.config.to_dict(), **fields(opened)):
+            found.append(opened)
+            if limit is not None and len(found) == limit:
+                break
     found.unreadable = unreadable
     if unreadable:
         warnings.warn(
@@ -47,13 +48,40 @@ def find(module: str | None = None, *, where: dict | None = None, status: str | 
     return found
 
 
-def _satisfies(config: dict, predicates: dict) -> bool:
-    """Whether each predicate holds for the value at its dotted key (a missing key fails)."""
-    for key, predicate in predicates.items():
+def fields(experiment) -> dict:
+    """An experiment's own attributes, as conditions on `@field`s see them (status read only if asked)."""
+    metadata = experiment.metadata()
+    return {
+        "module": experiment.module, "group": metadata["group"], "id": experiment.experiment_id,
+        "ancestor": metadata.get("ancestor"), "created": experiment.timestamp, "seed": experiment.seed,
+        "status": lambda: experiment.status,
+    }
+
+
+def _own_fields(storage, module, status, group, subclasses) -> Where:
+    spec: dict = {}
+    if module is not None:
+        spec["@module"] = {"in": _with_subclasses(storage, module)} if subclasses else module
+    if status is not None:
+        spec["@status"] = status
+    if group is not None:
+        spec["@group"] = group
+    return conditions(spec)
+
+
+def _with_subclasses(storage, module: str) -> list[str]:
+    """`module` and the stored modules whose experiment class derives from its class (imported to know)."""
+    from machinable.element import Element
+    from machinable.errors import MachinableError
+    from machinable.project import Project
+
+    project = Project.current()
+    base = project.element_class(module, Element)
+    modules = [module]
+    for name in storage.modules():
         try:
-            value = lookup(config, key)
-        except (KeyError, AttributeError):
-            return False
-        if not predicate(value):
-            return False
-    return True
+            if name != module and issubclass(project.element_class(name, Element), base):
+                modules.append(name)
+        except (MachinableError, ImportError, SyntaxError):
+            continue  # a module that no longer imports: its experiments cannot be its subclasses' now
+    return modules

@@ -214,10 +214,19 @@ def test_malformed_key_value_on_the_command_line(stored, arg, problem):
     assert f"Invalid argument '{arg}': {problem}" in output and "Expected key=value" in output
 
 
-@pytest.mark.parametrize("condition", ["epochs", "=1", "a..b=1"])
-def test_malformed_where_on_the_command_line(stored, condition):
+MALFORMED_WHERE = [
+    ("epochs", "expected an operator after 'epochs'"),
+    ("=1", "expected a key at position 0, found '='"),
+    ("a..b=1", "expected a key at position 2, found '.'"),
+    ("epochs<", "'epochs<' has no value after '<'"),
+    ("epochs=>1", "unknown operator '=>' after 'epochs'"),
+]
+
+
+@pytest.mark.parametrize("condition, problem", MALFORMED_WHERE, ids=[c for c, _ in MALFORMED_WHERE])
+def test_malformed_where_on_the_command_line(stored, condition, problem):
     output = cli_error("list", "train", "--where", condition, code=2)
-    assert f"Invalid --where condition '{condition}'" in output and "KEY=VALUE" in output
+    assert f"Cannot read the condition '{condition}': {problem}" in " ".join(output.split()) and "Write e.g." in output
 
 
 # --- data files --------------------------------------------------------------------------------
@@ -400,7 +409,7 @@ def test_index_damaged_gives_a_clear_error_and_rebuild_recovers_everything(three
     message = result.stderr.strip().splitlines()[-1]
     if damage == "newer-schema":  # a subclass of IndexCorrupt
         assert message.startswith("machinable.storage.index.NewerIndex: The index " + path)
-        assert "schema version 99, newer than this machinable understands (1). Upgrade machinable" in message
+        assert "schema version 99, newer than this machinable understands (2). Upgrade machinable" in message
     else:
         assert message.startswith("machinable.errors.IndexCorrupt: The index " + path)
         assert "cannot be read" in message and "run `machinable index rebuild`" in message

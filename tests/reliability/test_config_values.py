@@ -10,6 +10,7 @@ finding or importing.
   5000-deep nesting) gives a `ValidationError` naming the key, before any side effect.
 """
 
+import json
 import math
 import pickle
 import subprocess
@@ -100,10 +101,10 @@ def test_a_stored_string_that_looks_like_the_index_encoding_is_not_a_number(valu
 
 def test_an_index_row_reads_back_as_the_config(values):
     get("values", {"f": -INF, "a": [NAN, {"x": INF}]}).launch()
-    [row] = Storage.current().index.summaries()
-    import json
+    from machinable.storage.index import decode
 
-    config = json.loads(row[4])
+    [(text,)] = Storage.current().index.db.execute("SELECT config FROM experiments").fetchall()
+    config = decode(json.loads(text))
     assert config["f"] == -INF and math.isnan(config["a"][0]) and config["a"][1] == {"x": INF}
 
 
@@ -202,17 +203,19 @@ def test_a_value_that_cannot_be_stored_is_a_validation_error_naming_the_key(valu
             get("values", [{"f": 2.0}, version]).config
 
 
-def test_an_index_poisoned_by_an_older_version_says_rebuild_and_the_rebuild_cures_it(values):
+def test_an_index_poisoned_by_an_older_version_is_rebuilt_when_opened(values):
     import sqlite3
 
-    from machinable.errors import IndexCorrupt
+    from machinable.storage.filesystem import Filesystem
 
     nan = get("values", {"f": NAN}).launch()
     get("values").launch()
-    with sqlite3.connect(Storage.current().index.path) as db:  # how older versions stored NaN
+    root = Storage.current().root
+    with sqlite3.connect(Storage.current().index.path) as db:  # how older versions stored NaN, and their schema
         db.execute("UPDATE experiments SET config = ? WHERE id = ?", ('{"a": null, "f": NaN}', nan.experiment_id))
-    with pytest.raises(IndexCorrupt, match=r"malformed JSON.*run `machinable index rebuild`"):
-        find("values", where={"f": 1.0})
-    Storage.current().rebuild_index()
-    assert [e.experiment_id for e in find("values", where={"f": NAN})] == [nan.experiment_id]
-    assert len(find("values", where={"f": 1.0})) == 1
+        db.execute("DROP TABLE leaves")
+        db.execute("PRAGMA user_version=1")
+    reopened = Filesystem({"directory": root})  # as a new process opens it
+    assert [e.experiment_id for e in find("values", where={"f": NAN}, storage=reopened)] == [nan.experiment_id]
+    assert len(find("values", where={"f": 1.0}, storage=reopened)) == 1
+    assert "NaN" not in reopened.index.db.execute("SELECT config FROM experiments").fetchall()[0][0]

@@ -59,8 +59,11 @@ class Storage(Element, abc.ABC):
         """The directory of the experiment with this id, whatever state its files are in (raises ExperimentNotFound)."""
 
     @abc.abstractmethod
-    def directories(self, module=None, where=None, ancestor=None, group=None) -> list[str]:
-        """Directories of stored experiments, newest first, filtered; open them with `machinable.opening`."""
+    def select(self, where=None, sort=None, offset: int = 0, limit: int | None = None) -> tuple[list[str], bool]:
+        """Directories of the stored experiments that meet `where` (a `machinable.conditions.Where`),
+        ordered by `sort` (see `conditions.parse_sort`) then newest first, and whether they meet it
+        exactly; if not, they are a superset to check one by one (`Where.matches`). Open them with
+        `machinable.opening`."""
 
     def check_writable(self) -> None:
         """Raise StorageError, saying how to fix it, if this process cannot store experiments here."""
@@ -80,8 +83,20 @@ class Storage(Element, abc.ABC):
         """The local directory holding an experiment's files."""
 
     @abc.abstractmethod
-    def search(self, module=None, where=None, ancestor=None, group=None) -> list[dict]:
-        """Metadata of stored experiments, newest first, filtered."""
+    def count(self, where=None) -> int:
+        """How many experiments `select(where)` gives."""
+
+    @abc.abstractmethod
+    def modules(self) -> list[str]:
+        """The modules of the stored experiments."""
+
+    @abc.abstractmethod
+    def groups(self) -> list[str]:
+        """The groups of the stored experiments."""
+
+    @abc.abstractmethod
+    def search(self) -> list[dict]:
+        """Metadata of every readable stored experiment, newest first."""
 
     @abc.abstractmethod
     def rebuild_index(self, progress=None, on_damaged=None) -> int:

@@ -310,14 +310,24 @@ class Filesystem(Storage):
     def find_by_id(self, experiment_id: str) -> dict:
         return stored.read(self.locate(experiment_id))
 
-    def directories(self, module=None, where=None, ancestor=None, group=None) -> list[str]:
+    def select(self, where=None, sort=None, offset: int = 0, limit: int | None = None) -> tuple[list[str], bool]:
         if not os.path.isdir(self.root):
-            return []
-        found = (os.path.join(self.root, directory) for _, directory in self.index.search(module, where, ancestor, group))
-        return [directory for directory in found if os.path.isdir(directory)]
+            return [], True
+        rows, exact = self.index.select(where, sort, offset, limit)
+        found = (os.path.join(self.root, row[-1]) for row in rows)
+        return [directory for directory in found if os.path.isdir(directory)], exact
 
-    def search(self, module=None, where=None, ancestor=None, group=None) -> list[dict]:
-        found = (stored.read(directory, None) for directory in self.directories(module, where, ancestor, group))
+    def count(self, where=None) -> int:
+        return self.index.count_where(where) if os.path.isdir(self.root) else 0
+
+    def modules(self) -> list[str]:
+        return self.index.distinct("module") if os.path.isdir(self.root) else []
+
+    def groups(self) -> list[str]:
+        return self.index.distinct("grp") if os.path.isdir(self.root) else []
+
+    def search(self) -> list[dict]:
+        found = (stored.read(directory, None) for directory in self.select()[0])
         return [metadata for metadata in found if metadata is not None]
 
     # --- the index ----------------------------------------------------------------

@@ -17,9 +17,10 @@ import time
 
 from machinable.errors import IndexCorrupt, StorageError
 from machinable.storage.claim import Claim
+from machinable.storage import selection
 from machinable.storage.files import probe_writable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the `leaves` table of config values (storage.selection)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -29,6 +30,7 @@ CREATE TABLE IF NOT EXISTS experiments (
     keys_hash TEXT NOT NULL,
     seed INTEGER NOT NULL,
     created REAL NOT NULL,
+    timestamp INTEGER NOT NULL,
     directory TEXT NOT NULL,
     grp TEXT NOT NULL,
     ancestor TEXT,
@@ -43,7 +45,7 @@ CREATE TABLE IF NOT EXISTS keysets (
     keys TEXT NOT NULL,
     PRIMARY KEY (module, keys_hash)
 );
-"""
+""" + selection.SCHEMA
 
 TAG = "\ufdd0"  # a Unicode noncharacter, reserved for internal use: it starts the index's own spellings
 
@@ -82,15 +84,7 @@ def _config_json(config: dict) -> str:
     return json.dumps(encode(config), sort_keys=True, allow_nan=False)
 
 
-_TAG_IN_JSON = json.dumps(TAG)[1:-1]  # how the tag appears in ASCII JSON text
-
-
-def _readable_config(text: str) -> str:
-    """An index row's config as JSON text with the values as stored (NaN, Infinity)."""
-    return json.dumps(decode(json.loads(text)), sort_keys=True) if _TAG_IN_JSON in text else text
-
-
-COLUMNS = ("id", "module", "identity", "keys_hash", "seed", "created", "directory", "grp", "ancestor", "config")
+COLUMNS = ("id", "module", "identity", "keys_hash", "seed", "created", "timestamp", "directory", "grp", "ancestor", "config")
 
 
 def row_from_metadata(meta: dict, directory: str) -> tuple:
@@ -101,6 +95,7 @@ def row_from_metadata(meta: dict, directory: str) -> tuple:
         meta["keys_hash"],
         meta["seed"],
         meta["created_at"],
+        meta.get("timestamp", int(meta["created_at"])),
         directory,
         meta["group"],
         meta.get("ancestor"),
@@ -119,6 +114,7 @@ def _insert(db, meta: dict, directory: str, keys: list) -> None:
         "INSERT OR IGNORE INTO keysets (module, keys_hash, keys) VALUES (?, ?, ?)",
         (meta["module"], meta["keys_hash"], json.dumps(keys)),
     )
+    selection.insert_leaves(db, meta["experiment_id"], meta["config"])
 
 
 _STATE = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value)"
@@ -350,6 +346,7 @@ class Index:
     def remove(self, experiment_id: str) -> None:
         with _write(self.db) as db:
             db.execute("DELETE FROM experiments WHERE id = ?", (experiment_id,))
+            db.execute("DELETE FROM leaves WHERE id = ?", (experiment_id,))
 
     def rebuild(self, entries, progress=None, replace_unreadable: bool = False, if_needed: bool = False,
                 synced=None, kept=()) -> int:
@@ -384,6 +381,7 @@ class Index:
                         progress()
                 db.executemany("INSERT OR IGNORE INTO scanned (directory) VALUES (?)", ((d,) for d in kept))
                 db.execute("DELETE FROM experiments WHERE directory NOT IN (SELECT directory FROM scanned)")
+                db.execute("DELETE FROM leaves WHERE id NOT IN (SELECT id FROM experiments)")
                 db.execute(
                     "DELETE FROM keysets WHERE NOT EXISTS (SELECT 1 FROM experiments e "
                     "WHERE e.module = keysets.module AND e.keys_hash = keysets.keys_hash)"
@@ -464,37 +462,40 @@ class Index:
         rows = self._query("SELECT directory FROM experiments WHERE id = ?", (experiment_id,))
         return rows[0][0] if rows else None
 
-    def search(self, module: str | None = None, where: dict | None = None, ancestor: str | None = None, group: str | None = None) -> list[tuple]:
-        """Rows as (id, directory), newest first, filtered by module, config values, ancestor, group."""
-        clauses, args = [], []
-        if module is not None:
-            clauses.append("module = ?")
-            args.append(module)
-        if ancestor is not None:
-            clauses.append("ancestor = ?")
-            args.append(ancestor)
-        if group is not None:
-            clauses.append("grp = ?")
-            args.append(group)
-        for key, value in (where or {}).items():
-            if value is None:  # json_extract gives SQL NULL for null, and NULL = NULL is not true
-                clauses.append("json_type(config, ?) = 'null'")
-                args.append("$." + key)
-            else:
-                clauses.append("json_extract(config, ?) = json_extract(?, '$')")
-                args.extend(["$." + key, json.dumps(encode(value), allow_nan=False)])
-        sql = "SELECT id, directory FROM experiments"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        return self._query(sql + " ORDER BY created DESC, id", args)
+    def select(self, where=None, sort=None, offset: int = 0, limit: int | None = None) -> tuple[list[tuple], bool]:
+        """Rows (id, directory) that meet `where` (a `machinable.conditions.Where`), ordered by
+        `sort` ((key, field, descending) triples, then newest first), and whether SQL decided
+        exactly (see `machinable.storage.selection`)."""
+        from machinable.conditions import Where
 
-    def summaries(self) -> list[tuple]:
-        """Every row as (id, module, group, ancestor, config JSON, directory), newest first.
+        args: list = []
+        try:
+            compiled = selection.Compiled(self.db, where or Where())
+            joins, order = selection.order_by(sort, args)
+            sql = f"SELECT e.id, e.directory FROM experiments e {joins} WHERE {compiled.sql} ORDER BY {order}"
+            args += compiled.args
+            if limit is not None:
+                sql += " LIMIT ? OFFSET ?"
+                args += [limit, offset]
+            rows = self.db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise IndexCorrupt(f"The index {self.path} cannot be read ({e}); {self._hint()}") from None
+        return rows, compiled.exact
 
-        The config JSON holds the values as stored: NaN and ±Infinity as Python's `json` writes them.
-        """
-        rows = self._query("SELECT id, module, grp, ancestor, config, directory FROM experiments ORDER BY created DESC, id")
-        return [(*row[:4], _readable_config(row[4]), row[5]) for row in rows]
+    def count_where(self, where=None) -> int:
+        """How many rows `select(where)` gives (more than meet `where` where it is not exact)."""
+        from machinable.conditions import Where
+
+        try:
+            compiled = selection.Compiled(self.db, where or Where())
+            return self.db.execute(f"SELECT COUNT(*) FROM experiments e WHERE {compiled.sql}", compiled.args).fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            raise IndexCorrupt(f"The index {self.path} cannot be read ({e}); {self._hint()}") from None
+
+    def distinct(self, column: str) -> list[str]:
+        """The values of a column (module, grp) among all rows, sorted."""
+        assert column in ("module", "grp")
+        return [value for (value,) in self._query(f"SELECT DISTINCT {column} FROM experiments ORDER BY {column}")]
 
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM experiments")[0][0]

@@ -1,7 +1,7 @@
 """The dashboard's JSON API: one function per view, and `route()` from URL path to view.
 
-    GET /api/experiments?module=&status=&where=k=v&group=&q=&since=&until=&sort=&order=&offset=&limit=
-                                                  one page of the list, its rows offset.. and the total
+    GET /api/experiments?where=&module=&status=&group=&since=&until=&q=&sort=&offset=&limit=
+                                                  one page of the list, rows offset.., and the total
     GET /api/experiments/<id>                     config, timeline, relations, executions, files
     GET /api/experiments/<id>/output?offset=N     output.log from byte N, at most 1 MB (follow a running one)
     GET /api/experiments/<id>/records?scope=S&x=C&from=A&to=B&points=N
@@ -22,14 +22,13 @@ from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
 from machinable.query import STATUSES
 from machinable.records import segments
-from machinable.ui import rowmap, stored
+from machinable.ui import listing, rowmap, stored
 from machinable.ui.filters import Filters, FilterError
-from machinable.ui.listing import Order, config_keys, select
 from machinable.ui.output import read_output
 from machinable.ui.series import MAX_POINTS, POINT_LIMITS
 
-LIST_LIMIT = 50  # rows of the list per page unless `limit` says otherwise
-MAX_LIST_LIMIT = 1000
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 10_000
 MAX_COMPARED = 20
 
 
@@ -168,28 +167,26 @@ def summary(experiment) -> dict:
 
 
 def list_experiments(storage, query: dict) -> dict:
-    """One page of the stored experiments that pass the filters (`where`, module, status, group, q,
-    since, until), sorted by `sort` (created, id, module, group or config.<key>) in `order` (asc,
-    desc), rows `offset`..`offset + limit`; with the total and the choices for each filter."""
+    """One page (`offset`, `limit`) of the stored experiments that pass the filters, in the order of
+    `sort` (newest first by default), with the total count, the config keys of the page's rows as
+    columns (`keys`) and the choices for each filter; see `listing`."""
     filters = Filters.from_query(query)
-    order = Order.from_query(query)
     offset = _integer(query, "offset", 0, 0)
-    limit = _integer(query, "limit", LIST_LIMIT, 1, MAX_LIST_LIMIT)
-    everything = stored.catalog(storage)
-    page = select(storage, filters, order, offset, limit, everything)
+    limit = _integer(query, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    shown, total, unreadable, configs = listing.page(storage, filters, offset, limit, summary)
     return {
         "storage": getattr(storage, "root", repr(storage)),
         "statuses": list(STATUSES),
-        "modules": sorted({entry["module"] for entry in everything}),
-        "groups": sorted({entry["group"] for entry in everything}, reverse=True),
-        "stored": len(everything),
-        "total": page.total,
+        "modules": storage.modules(),
+        "groups": sorted(storage.groups(), reverse=True),
+        "stored": storage.count(),
+        "total": total,
         "offset": offset,
         "limit": limit,
-        **order.as_dict(),
-        "keys": config_keys(page.entries, order),
-        "experiments": [summary(experiment) for experiment in page.entries],
-        "unreadable": page.unreadable,
+        "sort": _one(query, "sort", "") or "",
+        "keys": listing.columns(configs),
+        "experiments": shown,
+        "unreadable": unreadable,
     }
 
 

@@ -1,138 +1,82 @@
-"""One page of the experiment list: filtered, sorted and cut out on the server.
+"""One page of the experiment list: filtered, sorted and cut out inside the storage's index.
 
-    page = select(storage, Filters.from_query(query), Order.from_query(query), offset=0, limit=50)
-    page.entries   # catalog entries of the rows shown, in order
-    page.total     # how many experiments pass the filters
+    rows, total, unreadable, configs = page(storage, Filters.from_query(query), 0, 50, summary)
 
-The page's rows are the only experiments whose files are opened; everything else comes from the
-storage's index (`stored.catalog`), except the filters the index cannot answer (status, times),
-which open the experiments they have to.
+The conditions and the order run in SQL (`Storage.select`/`count`); only the experiments of the
+page are opened. What SQL cannot decide exactly (`@status`, the free text `q`, integers beyond 64
+bits) is checked experiment by experiment over every candidate, to count them.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from machinable.opening import Unreadable, open_stored
+from machinable.query import fields
+from machinable.ui.filters import Filters
 
-from machinable.config import flatten
-from machinable.opening import Unreadable
-from machinable.ui import stored
-from machinable.ui.filters import FilterError, Filters
-
-COLUMNS = ("created", "id", "module", "group")  # besides config keys, written `config.<dotted key>`
-CONFIG = "config."
+KEY_STOP = set("=!<>.[]\"'(),") | {" ", "\t", "\n", "\r"}
+MOST_COLUMNS = 12  # config keys shown as columns
 
 
-@dataclass(frozen=True)
-class Order:
-    """Sort by `key` (one of COLUMNS or `config.<key>`), newest/highest first if `descending`.
-
-    Ties fall back to created (newest first), then id; rows without the config key come last
-    either way.
-    """
-
-    key: str = "created"
-    descending: bool = True
-
-    @classmethod
-    def from_query(cls, query: dict) -> "Order":
-        key = ((query.get("sort") or [""])[-1] or "created").strip()
-        order = ((query.get("order") or [""])[-1] or ("desc" if key == "created" else "asc")).strip().lower()
-        if key not in COLUMNS and not (key.startswith(CONFIG) and len(key) > len(CONFIG)):
-            raise FilterError(f"Cannot sort by {key!r}: use {', '.join(COLUMNS)} or config.<key> (e.g. config.lr).")
-        if order not in ("asc", "desc"):
-            raise FilterError(f"order={order!r}: use asc or desc.")
-        return cls(key, order == "desc")
-
-    @property
-    def config_key(self) -> str | None:
-        return self.key[len(CONFIG):] if self.key.startswith(CONFIG) else None
-
-    def as_dict(self) -> dict:
-        return {"sort": self.key, "order": "desc" if self.descending else "asc"}
-
-
-@dataclass
-class Page:
-    entries: list  # opened experiments of the rows shown
-    total: int
-    unreadable: list = field(default_factory=list)
-
-
-def select(storage, filters: Filters, order: Order, offset: int, limit: int, everything=None) -> Page:
-    """The experiments passing `filters`, sorted by `order`, rows offset..offset+limit, opened."""
-    everything = stored.catalog(storage) if everything is None else everything  # newest first
-    candidates = [entry for entry in everything if filters.matches(entry)]
-    unreadable = []
-    if filters.timed or filters.status is not None:  # what the index does not hold: open each candidate
-        kept = []
-        for entry in candidates:
-            experiment = stored.open_entry(storage, entry)
-            if isinstance(experiment, Unreadable):
-                unreadable.append(experiment.as_dict())
-            elif experiment is not None and filters.matches_time(experiment.timestamp) \
-                    and filters.matches_status(experiment.status):
-                kept.append(entry)
-        candidates = kept
-    ordered = sort(candidates, order)
-    shown = []
-    for entry in ordered[offset:offset + limit]:
-        experiment = stored.open_entry(storage, entry)
+def page(storage, filters: Filters, offset: int, limit: int, summary) -> tuple[list, int, list, list]:
+    """(rows of the page as `summary(experiment)` gives them, how many pass the filters, the
+    unreadable experiments met, the configs of the rows as nested dicts)."""
+    shown, unreadable, configs = [], [], []
+    if filters.text is None and not filters.where.on("status"):
+        directories, exact = storage.select(filters.where, filters.sort, offset, limit)
+        if exact:
+            for directory in directories:
+                experiment = open_stored(storage, directory, load_class=False)
+                if isinstance(experiment, Unreadable):
+                    unreadable.append(experiment.as_dict())
+                else:
+                    shown.append(summary(experiment))
+                    configs.append(experiment.config.to_dict())
+            return shown, storage.count(filters.where), unreadable, configs
+    total = 0
+    for directory in storage.select(filters.where, filters.sort)[0]:
+        experiment = open_stored(storage, directory, load_class=False)
         if isinstance(experiment, Unreadable):
             unreadable.append(experiment.as_dict())
-        elif experiment is not None:
-            shown.append(experiment)
-    return Page(shown, len(candidates), unreadable)
+            continue
+        if not filters.where.matches(experiment.config.to_dict(), **fields(experiment)):
+            continue
+        if filters.text is not None or offset <= total < offset + limit:
+            row = summary(experiment)
+            if not filters.matches_text(row):
+                continue
+            if offset <= total < offset + limit:
+                shown.append(row)
+                configs.append(experiment.config.to_dict())
+        total += 1
+    return shown, total, unreadable, configs
 
 
-def sort(entries: list, order: Order) -> list:
-    """`entries` (newest first, as the catalog gives them) sorted by `order`; a stable sort keeps
-    created-newest-first among equal values."""
-    key = order.config_key
-    if key is None:
-        if order.key == "created":
-            return list(reversed(entries)) if not order.descending else list(entries)
-        field_name = {"id": "experiment_id"}.get(order.key, order.key)
-        return sorted(entries, key=lambda entry: entry[field_name], reverse=order.descending)
-    present, missing = [], []
-    for entry in entries:
-        found, value = lookup(entry["config"], key)
-        (present if found else missing).append((rank(value), entry))
-    present.sort(key=lambda pair: pair[0], reverse=order.descending)
-    return [entry for _, entry in present] + [entry for _, entry in missing]
+def columns(configs, most: int = MOST_COLUMNS) -> list[dict]:
+    """The config keys of these (nested) configs as list columns: {"key": dotted name as the rows'
+    flattened config spells it, "sort": the key as the sort order (`?sort=`) writes it}."""
+    found: dict = {}
+    for config in configs:
+        for path in _leaves(config):
+            if len(found) >= most:
+                break
+            found.setdefault(path, None)
+    return [{"key": ".".join(path), "sort": sort_text(path)} for path in found]
 
 
-def lookup(config: dict, key: str) -> tuple[bool, object]:
-    """The value at a dotted key, or at the key as written if the config has it flat."""
-    if key in config:
-        return True, config[key]
-    value = config
-    for part in key.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return False, None
-        value = value[part]
-    return True, value
+def _leaves(config: dict, prefix: tuple = ()):
+    for name, value in config.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, prefix + (str(name),))
+        else:
+            yield prefix + (str(name),)
 
 
-def rank(value) -> tuple:
-    """A sort key comparing any config values: null < booleans < numbers (NaN last) < text < the rest."""
-    if value is None:
-        return (0, 0)
-    if isinstance(value, bool):
-        return (1, value)
-    if isinstance(value, (int, float)):
-        return (3, 0) if isinstance(value, float) and math.isnan(value) else (2, value)
-    if isinstance(value, str):
-        return (4, value)
-    return (5, repr(value))
+def sort_text(path) -> str:
+    """A key path as the condition language writes it: bare parts where it can, "quoted" otherwise."""
+    import json
 
-
-def config_keys(experiments: list, order: Order, most: int = 12) -> list[str]:
-    """The config keys shown as columns: the sorted-by key first, then those of the rows shown."""
-    keys: dict = {}
-    if order.config_key is not None:
-        keys[order.config_key] = None
-    for experiment in experiments:
-        for key in flatten(experiment.config.to_dict()):
-            keys.setdefault(key, None)
-    return list(keys)[:most]
+    parts = []
+    for part in path:
+        bare = part and not (set(part) & KEY_STOP) and part[0] not in "@-+"
+        parts.append(part if bare else json.dumps(part, ensure_ascii=False))
+    return ".".join(parts)

@@ -8,11 +8,11 @@ and experiments whose code has moved or changed still show).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
+from machinable.conditions import where
 from machinable.opening import open_stored
 from machinable.records import scope_of
 from machinable.run import claim_token, superseded
@@ -21,18 +21,6 @@ from machinable.storage.files import TEMPORARY, read_json, safe_join
 EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
 SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 TEXT_FORMATS = (".txt", ".json")
-
-
-def open_entry(storage, entry: dict):
-    """The experiment of a `catalog()` entry as a plain `Experiment` (its module is not imported), an
-    `Unreadable` entry if its files are damaged (`machinable.opening`), or None if they are gone."""
-    directory = entry.get("_directory")
-    metadata = None
-    if directory is None:  # the entry is the metadata itself
-        metadata, directory = entry, storage.directory_of(entry)
-    if not os.path.isdir(directory):
-        return None
-    return open_stored(storage, directory, metadata, load_class=False)
 
 
 def find_experiment(storage, experiment_id: str):
@@ -46,30 +34,9 @@ def find_experiment(storage, experiment_id: str):
     return Experiment.find_by_id(experiment_id, storage, load_class=False)
 
 
-def catalog(storage) -> list[dict]:
-    """Every stored experiment, newest first, as {experiment_id, module, group, config, ancestor, ...}.
-
-    Read from the filesystem storage's SQLite index when it has one, so listing stays
-    fast with 100k experiments (`metadata()` then reads the files of those shown);
-    otherwise from the metadata files, which these entries then are.
-    """
-    root = getattr(storage, "root", None)
-    if isinstance(root, str) and not os.path.isdir(root):
-        return []  # nothing stored; reading must not create the storage
-    try:
-        rows = storage.index.summaries()
-    except (AttributeError, MachinableError):
-        return storage.search()
-    return [
-        {"experiment_id": row[0], "module": row[1], "group": row[2], "ancestor": row[3],
-         "config": json.loads(row[4]), "_directory": os.path.join(root, row[5])}
-        for row in rows
-    ]
-
-
 def derived(storage, experiment_id: str) -> list:
     """The experiments derived from this one (or `Unreadable` entries for damaged ones)."""
-    return [open_stored(storage, directory, load_class=False) for directory in storage.directories(ancestor=experiment_id)]
+    return [open_stored(storage, directory, load_class=False) for directory in storage.select(where({"@ancestor": experiment_id}))[0]]
 
 
 # --- files of one experiment -------------------------------------------------------------

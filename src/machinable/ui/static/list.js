@@ -2,7 +2,7 @@
 // the server: "rows a–b of N", previous/next, clickable column headers, the page size.
 
 import { errorBox, getJSON, h, select } from "./dom.js";
-import { listTable } from "./listtable.js";
+import { activeSort, listTable } from "./listtable.js";
 
 const WITHIN = [
   ["", "any time"],
@@ -12,7 +12,7 @@ const WITHIN = [
   ["2592000", "last 30 days"],
 ];
 const FILTERS = ["q", "module", "status", "where", "group", "within", "from", "to"];
-const FIELDS = [...FILTERS, "sort", "order", "offset", "limit"];
+const FIELDS = [...FILTERS, "sort", "offset", "limit"];
 const SIZES = ["25", "50", "100", "200", "500"];
 const DEFAULT_SIZE = "50";
 const REFRESH_MS = 3000; // while a shown experiment is running
@@ -48,7 +48,7 @@ export function listPage(main, params) {
     label("Search", h("input", { id: "filter-q", type: "search", placeholder: "id, module, key=value…", value: state.q, oninput: update("q"), onkeydown: now })),
     label("Module", moduleSelect),
     label("Status", statusSelect),
-    label("Filter", h("input", { id: "filter-where", placeholder: "lr<0.1 model.layers=2", value: state.where, oninput: update("where"), onkeydown: now })),
+    label("Filter", h("input", { id: "filter-where", placeholder: "lr<0.1 and opt in [sgd, adam] or @status=failed", value: state.where, oninput: update("where"), onkeydown: now })),
     label("Group", groupSelect),
     label("Created", select("filter-within", WITHIN, state.within, update("within"))),
     label("From", h("input", { id: "filter-from", type: "datetime-local", value: state.from, onchange: update("from") })),
@@ -84,20 +84,20 @@ export function listPage(main, params) {
     load();
   }
 
+  // A header's click: that column ascending (created: newest first), or the other way round if it
+  // is the column sorted by already. The sort is the server's `?sort=` text, e.g. "-lr".
   function sortBy(key) {
-    if (state.sort === key || (!state.sort && key === "created")) {
-      state.order = (state.order || (key === "created" ? "desc" : "asc")) === "desc" ? "asc" : "desc";
-    } else {
-      state.sort = key;
-      state.order = key === "created" ? "desc" : "asc";
-    }
+    const current = activeSort(state.sort);
+    const descending = current.key === key ? !current.descending : key === "@created";
+    state.sort = key === "@created" && descending ? "" : `${descending ? "-" : ""}${key}`;
     state.offset = "";
     load();
   }
 
   function apiQuery() {
     const query = new URLSearchParams();
-    for (const name of ["q", "module", "status", "group", "sort", "order", "offset", "limit"]) if (state[name]) query.set(name, state[name]);
+    for (const name of ["q", "module", "status", "group", "sort", "offset"]) if (state[name]) query.set(name, state[name]);
+    query.set("limit", String(pageSize()));
     if (state.where.trim()) query.set("where", state.where.trim());
     let since = state.within ? Date.now() / 1000 - Number(state.within) : null;
     if (state.from) since = Math.max(since ?? -Infinity, new Date(state.from).getTime() / 1000);
@@ -163,7 +163,7 @@ export function listPage(main, params) {
     range.dataset.total = data.total;
     previous.disabled = data.offset <= 0;
     next.disabled = data.offset + data.limit >= data.total;
-    table.render(data);
+    table.render({ ...data, sort: state.sort });
     updateButton();
   }
 

@@ -4,12 +4,19 @@
 import { experimentLink, formatValue, h, statusBadge, timeCell } from "./dom.js";
 
 const FIXED = [
-  ["id", "id"],
-  ["module", "module"],
+  ["id", "@id"],
+  ["module", "@module"],
   ["status", null], // not sortable: the status is read from each experiment's files
-  ["created", "created"],
-  ["group", "group"],
+  ["created", "@created"],
+  ["group", "@group"],
 ];
+
+// The column a sort text (`?sort=`, e.g. "-lr,@created") sorts by first, and whether descending.
+export function activeSort(text) {
+  const first = (text || "").split(",")[0].trim();
+  if (!first) return { key: "@created", descending: true }; // the server's default: newest first
+  return { key: first.replace(/^[-+]/, ""), descending: first.startsWith("-") };
+}
 const MORE_KEYS = "config"; // the column of the config keys without a column of their own
 
 // options: { selected: Set of ids, onSort(key), onPick() }; returns { element, render(data), clear(row) }
@@ -21,11 +28,12 @@ export function listTable({ selected, onSort, onPick }) {
 
   function header(label, key, data) {
     if (!key) return h("th", { text: label });
-    const active = data.sort === key;
-    const arrow = active ? (data.order === "desc" ? " ▼" : " ▲") : "";
+    const sorted = activeSort(data.sort);
+    const active = sorted.key === key;
+    const arrow = active ? (sorted.descending ? " ▼" : " ▲") : "";
     return h(
       "th",
-      { class: active ? "sortable sorted" : "sortable", dataset: { sort: key }, "aria-sort": active ? (data.order === "desc" ? "descending" : "ascending") : "none" },
+      { class: active ? "sortable sorted" : "sortable", dataset: { sort: key }, "aria-sort": active ? (sorted.descending ? "descending" : "ascending") : "none" },
       h("button", { class: "sort", type: "button", title: `sort by ${label}`, onclick: () => onSort(key) }, label + arrow),
     );
   }
@@ -36,7 +44,7 @@ export function listTable({ selected, onSort, onPick }) {
     head.replaceChildren(h("tr", {},
       h("th", {}),
       FIXED.map(([label, key]) => header(label, key, data)),
-      keys.map((key) => header(key, `config.${key}`, data)),
+      keys.map((column) => header(column.key, column.sort, data)),
       h("th", { text: MORE_KEYS })));
     if (!data.experiments.length) {
       clear(data.stored ? "No experiments match these filters." : "No experiments stored yet.", "no-experiments");
@@ -51,7 +59,7 @@ export function listTable({ selected, onSort, onPick }) {
   }
 
   function row(experiment, keys) {
-    const shown = new Set(keys);
+    const shown = new Set(keys.map((column) => column.key));
     const rest = Object.entries(experiment.config).filter(([key]) => !shown.has(key));
     const config = rest.map(([key, value]) => `${key}=${formatValue(value)}`).join(", ");
     const box = h("input", {
@@ -74,7 +82,7 @@ export function listTable({ selected, onSort, onPick }) {
       h("td", {}, statusBadge(experiment.status)),
       h("td", { class: "created" }, timeCell(experiment.created)),
       h("td", { class: "group mono", text: experiment.group }),
-      keys.map((key) => key in experiment.config
+      [...shown].map((key) => key in experiment.config
         ? h("td", { class: "config-value mono", dataset: { key }, text: formatValue(experiment.config[key]) })
         : h("td", { class: "config-value missing", dataset: { key }, text: "–", title: "not in this experiment's config" })),
       h("td", { class: "config-summary", title: config, text: config }),

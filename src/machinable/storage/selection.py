@@ -1,0 +1,198 @@
+"""Conditions (`machinable.conditions`) run inside the SQLite index.
+
+Every config value is also stored as a row of `leaves` (experiment id, key path as a JSON
+array, kind, value), indexed by (key, kind, value): equality and ranges on one key are
+index lookups. Kinds: b(ool) 0/1, n(umber) INTEGER or REAL (NaN as NULL; SQLite compares
+integers with reals exactly), N (an integer beyond 64 bits, stored rounded as REAL),
+s(tring), z (None), j(son text of a list or an empty dict, values normalised as equality
+sees them). Where SQL cannot decide exactly (`@status`, predicates, integers beyond 64
+bits), it selects a superset and `exact` is False: the caller checks each row in Python.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from machinable.conditions import Condition, Where
+from machinable.conditions.model import normal
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS leaves (id TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, value);
+CREATE INDEX IF NOT EXISTS leaves_lookup ON leaves (key, kind, value, id);
+CREATE INDEX IF NOT EXISTS leaves_experiment ON leaves (id);
+"""
+
+INT64 = 2**63
+COLUMNS = {"module": "e.module", "group": "e.grp", "id": "e.id", "ancestor": "e.ancestor",
+           "created": "e.timestamp", "seed": "e.seed"}
+INCLUSIVE = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">=", "=": "="}
+
+
+def key_text(parts) -> str:
+    return json.dumps(list(parts), ensure_ascii=False, separators=(",", ":"))
+
+
+def _json(value) -> str:
+    return json.dumps(normal(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def leaves(config: dict, prefix: tuple = ()):
+    """(key, kind, value) of every leaf of a config."""
+    for name, value in config.items():
+        key = prefix + (name,)
+        if isinstance(value, dict) and value:
+            yield from leaves(value, key)
+        elif isinstance(value, bool):
+            yield key_text(key), "b", int(value)
+        elif isinstance(value, int):
+            yield (key_text(key), "n", value) if -INT64 <= value < INT64 else (key_text(key), "N", _rounded(value))
+        elif isinstance(value, float):
+            yield key_text(key), "n", None if math.isnan(value) else value
+        elif isinstance(value, str):
+            yield key_text(key), "s", value
+        elif value is None:
+            yield key_text(key), "z", None
+        else:
+            yield key_text(key), "j", _json(value)
+
+
+def _rounded(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+def insert_leaves(db, experiment_id: str, config: dict) -> None:
+    db.execute("DELETE FROM leaves WHERE id = ?", (experiment_id,))
+    db.executemany("INSERT INTO leaves (id, key, kind, value) VALUES (?, ?, ?, ?)",
+                   ((experiment_id, *leaf) for leaf in leaves(config)))
+
+
+class Compiled:
+    """The SQL of a `Where` (a WHERE clause over `experiments e`), its arguments, and whether it is exact.
+
+    A condition on a config key becomes `e.id IN (SELECT id FROM leaves WHERE key = ? AND ...)`,
+    one SELECT per alternative (UNION ALL) so that each is an index range; conditions of a
+    group on the same key test the same row, so they share one SELECT (`0.5 <= x < 0.51`).
+    """
+
+    def __init__(self, db, where: Where):
+        self.db = db
+        self.args: list = []
+        self.exact = True
+        self._big: dict = {}
+        groups = [self._group(group) for group in where.groups]
+        self.sql = " OR ".join(f"({group})" for group in groups) if where else "1"
+
+    def _group(self, group) -> str:
+        clauses, by_key = [], {}
+        for condition in group:
+            if condition.field == "status":
+                self.exact = False
+            elif condition.field is not None:
+                clauses.append(self._column(COLUMNS[condition.field], condition))
+            elif condition.operator in ("exists", "missing", "?"):
+                clauses.append(self._existence(condition))
+            else:
+                by_key.setdefault(key_text(condition.key), []).append(condition)
+        for key, conditions in by_key.items():
+            alternatives = [self._branches(key, condition) for condition in conditions]
+            if len(alternatives) > 1 and all(len(branches) == 1 for branches in alternatives):
+                alternatives = [[(" AND ".join(sql for [(sql, _)] in alternatives),
+                                  [arg for [(_, args)] in alternatives for arg in args])]]
+            for branches in alternatives:
+                selects = []
+                for sql, args in branches:
+                    selects.append(f"SELECT id FROM leaves WHERE key = ? AND {sql}")
+                    self.args += [key, *args]
+                clauses.append(f"e.id IN ({' UNION ALL '.join(selects)})")
+        return " AND ".join(clauses) or "1"
+
+    def _existence(self, condition: Condition) -> str:
+        key = key_text(condition.key)
+        self.args += [key, key[:-1] + ',"', key[:-1] + ",#"]  # the key itself, or keys below it
+        if condition.operator == "?":
+            self.exact = False  # a predicate: the key must exist, the rest is checked in Python
+        inside = "NOT IN" if condition.operator == "missing" else "IN"
+        return f"e.id {inside} (SELECT id FROM leaves WHERE key = ? OR (key >= ? AND key < ?))"
+
+    def _branches(self, key: str, condition: Condition) -> list[tuple[str, list]]:
+        """Alternatives (SQL over one leaf row, args), any of which meets the condition."""
+        if condition.operator == "in":
+            texts = condition.text or (None,) * len(condition.value)
+            return [b for value, text in zip(condition.value, texts) for b in self._equal(key, value, text)]
+        if condition.operator == "=":
+            return self._equal(key, condition.value, condition.text)
+        if condition.operator == "!=":
+            branches = self._equal(key, condition.value, condition.text)
+            return [(f"NOT coalesce({' OR '.join(f'({sql})' for sql, _ in branches)}, 0)",
+                     [arg for _, args in branches for arg in args])]
+        if isinstance(condition.value, str):
+            return [(f"kind = 's' AND value {condition.operator} ?", [condition.value])]
+        return self._number(key, condition.operator, condition.value)
+
+    def _has_big(self, key: str) -> bool:
+        """Whether some experiment has an integer beyond 64 bits at this key (then SQL only narrows)."""
+        if key not in self._big:
+            row = self.db.execute("SELECT 1 FROM leaves WHERE key = ? AND kind = 'N' LIMIT 1", (key,)).fetchone()
+            self._big[key] = row is not None
+            if row is not None:
+                self.exact = False
+        return self._big[key]
+
+    def _number(self, key: str, operator: str, value) -> list:
+        """Integers beyond 64 bits (in the value or the rows) are compared inclusively, rounded, and checked later."""
+        if isinstance(value, int) and not -INT64 <= value < INT64:
+            self.exact = False
+            bound = _rounded(value)
+            return [(f"kind = {kind} AND value {INCLUSIVE[operator]} ?", [bound]) for kind in ("'n'", "'N'")]
+        branches = [(f"kind = 'n' AND value {operator} ?", [value])]
+        if self._has_big(key):
+            branches.append((f"kind = 'N' AND value {INCLUSIVE[operator]} ?", [value]))
+        return branches
+
+    def _equal(self, key: str, value, text) -> list:
+        if isinstance(value, bool):
+            branches = [("kind = 'b' AND value = ?", [int(value)])]
+        elif isinstance(value, float) and math.isnan(value):
+            branches = [("kind = 'n' AND value IS NULL", [])]
+        elif isinstance(value, (int, float)):
+            branches = self._number(key, "=", value)
+        elif isinstance(value, str):
+            branches = [("kind = 's' AND value = ?", [value])]
+        elif value is None:
+            branches = [("kind = 'z'", [])]
+        else:
+            branches = [("kind = 'j' AND value = ?", [_json(value)])]
+        if text is not None and text != value:
+            branches.append(("kind = 's' AND value = ?", [text]))
+        return branches
+
+    def _column(self, column: str, condition: Condition) -> str:
+        operator = condition.operator
+        if operator == "exists":
+            return f"{column} IS NOT NULL"
+        if operator == "missing":
+            return f"{column} IS NULL"
+        if operator == "in":
+            self.args += list(condition.value)
+            return f"{column} IN ({', '.join('?' * len(condition.value))})"
+        self.args.append(condition.value)
+        return f"coalesce({column} {operator} ?, 0)"
+
+
+def order_by(sort, args: list) -> tuple[str, str]:
+    """(joins, ORDER BY terms) for `sort`: (key path or field, descending) pairs; missing values last."""
+    joins, terms = [], []
+    for number, (key, field, descending) in enumerate(sort or ()):
+        direction = "DESC" if descending else "ASC"
+        if field is not None:
+            terms.append(f"{COLUMNS[field]} IS NULL, {COLUMNS[field]} {direction}")
+            continue
+        joins.append(f"LEFT JOIN leaves s{number} ON s{number}.id = e.id AND s{number}.key = ?")
+        args.append(key_text(key))
+        terms.append(f"s{number}.value IS NULL, s{number}.value {direction}")
+    terms.append("e.created DESC, e.id")
+    return " ".join(joins), ", ".join(terms)
