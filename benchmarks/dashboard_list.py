@@ -70,6 +70,8 @@ from machinable.storage.filesystem import Filesystem
 print(Filesystem({"directory": sys.argv[1]}).index.count())
 """
 
+SCHEMA = "from machinable.storage.index import SCHEMA_VERSION; print(SCHEMA_VERSION)"
+
 
 def run_python(code: str, *args, cwd: str, src: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=cwd, check=True,
@@ -81,7 +83,8 @@ def populate(cache: str, count: int, src: str) -> str:
     os.makedirs(cache, exist_ok=True)
     with open(os.path.join(cache, "sweep.py"), "w") as f:
         f.write(textwrap.dedent(SWEEP))
-    storage = os.path.join(cache, f"storage-{count}")
+    schema = run_python(SCHEMA, cwd=cache, src=src, capture_output=True, text=True).stdout.strip()
+    storage = os.path.join(cache, f"storage-{count}-index{schema}")  # a cache per index schema
     stored = 0
     if os.path.exists(os.path.join(storage, "index.sqlite")):
         stored = int(run_python(COUNT, storage, cwd=cache, src=src, capture_output=True, text=True).stdout)
@@ -152,8 +155,10 @@ def measure(url: str, count: int, rounds: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     total = f"{count:,}"
-    found: dict = {"first list": [], "next page": [], "sort by config.lr": [], "sort by config.lr, descending": [],
-                   "filter layers=3": []}
+    found: dict = {"first list": [], "next page": [], "sort by lr": [], "sort by lr, descending": [],
+                   "filter layers=3 (sorted by -lr)": [], "filter lr>=0.25 lr<0.5": []}
+    layers3 = sum(1 for i in range(count) if i % 7 == 3)
+    quarter = sum(1 for i in range(count) if 0.25 <= round((i * 7919 % count) / count, 6) < 0.5)
     api_ms = []
     for _ in range(rounds):
         began = time.perf_counter()
@@ -171,12 +176,13 @@ def measure(url: str, count: int, rounds: int) -> dict:
                 page.wait_for_function(RENDERED, arg=[f"rows 1–50 of {total}", None], polling="raf", timeout=120_000)
                 found["first list"].append(page.evaluate("() => performance.now()"))
                 found["next page"].append(timed(page, "#page-next", f"rows 51–100 of {total}"))
-                header = 'th[data-sort="config.lr"] button'
-                found["sort by config.lr"].append(timed(page, header, f"rows 1–50 of {total}", ["config.lr", "ascending"]))
-                found["sort by config.lr, descending"].append(
-                    timed(page, header, f"rows 1–50 of {total}", ["config.lr", "descending"]))
-                layers3 = sum(1 for i in range(count) if i % 7 == 3)
-                found["filter layers=3"].append(timed(page, "fill:#filter-where=layers=3", f"rows 1–50 of {layers3:,}"))
+                header = 'th[data-sort="lr"] button'
+                found["sort by lr"].append(timed(page, header, f"rows 1–50 of {total}", ["lr", "ascending"]))
+                found["sort by lr, descending"].append(timed(page, header, f"rows 1–50 of {total}", ["lr", "descending"]))
+                found["filter layers=3 (sorted by -lr)"].append(
+                    timed(page, "fill:#filter-where=layers=3", f"rows 1–50 of {layers3:,}", ["lr", "descending"]))
+                found["filter lr>=0.25 lr<0.5"].append(
+                    timed(page, "fill:#filter-where=lr>=0.25 lr<0.5", f"rows 1–50 of {quarter:,}", ["lr", "descending"]))
                 context.close()
         finally:
             browser.close()

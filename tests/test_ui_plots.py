@@ -143,7 +143,7 @@ def test_plots_choose_the_x_axis_log_scale_smoothing_zoom_and_hover(project):
     experiment = get("estimate_gravity").commit()
     with open(records_file(experiment), "w") as f:
         for i in range(ROWS):
-            f.write(json.dumps({"step": i, "epoch": i / 100, "loss": loss(i), "acc": i / ROWS}) + "\n")
+            f.write(json.dumps({"step": i, "epoch": i / 100, "loss": loss(i), "acc": i / ROWS, "const": 0.5}) + "\n")
     server = create_server(project.storage, port=0).start()
     try:
         with chromium() as browser, tab(browser, server.url) as page:
@@ -151,14 +151,14 @@ def test_plots_choose_the_x_axis_log_scale_smoothing_zoom_and_hover(project):
             plot = '#plots svg[data-column="loss"]'
             page.wait_for_selector(plot)
             columns = page.eval_on_selector_all("#plots svg.plot", "s => s.map(p => p.dataset.column)")
-            assert columns == ["epoch", "loss", "acc"]  # against step, the default x axis
+            assert columns == ["epoch", "loss", "acc", "const"]  # against step, the default x axis
             shown = int(page.get_attribute(f"{plot} path.series", "data-points"))
             assert shown <= MAX_POINTS < 2 * ROWS and "5,000 rows · min/max per" in page.text_content(f"{plot} .sampling")
 
             # x axis: any numeric column
             page.select_option("#x-axis", "epoch")
             page.wait_for_function("() => document.querySelector('#plots svg.plot')?.getAttribute('aria-label') === 'step against epoch'")
-            assert page.eval_on_selector_all("#plots svg.plot", "s => s.map(p => p.dataset.column)") == ["step", "loss", "acc"]
+            assert page.eval_on_selector_all("#plots svg.plot", "s => s.map(p => p.dataset.column)") == ["step", "loss", "acc", "const"]
 
             # log scale: powers of ten on the y axis, drawn again without asking the server
             asked = len(page.requested)
@@ -169,15 +169,18 @@ def test_plots_choose_the_x_axis_log_scale_smoothing_zoom_and_hover(project):
             assert len(page.requested) == asked
 
             # smoothing: a smoothed line over the faded raw one
-            page.fill("#smoothing", "0.9")
-            page.wait_for_selector(f'{plot}[data-smoothing="0.9"] path.smoothed')
+            page.fill("#smoothing", "60")  # percent
+            page.wait_for_selector(f'{plot}[data-smoothing="0.6"] path.smoothed')
             assert page.locator(f"{plot} path.raw").count() == 1
+            # a constant smoothed on a log scale differs from itself only by rounding: a few ticks, not endless ones
+            assert 1 <= page.locator('#plots svg[data-column="const"] text.tick').count() <= 30
             page.fill("#smoothing", "0")
             page.wait_for_selector(f'{plot}[data-smoothing="0"]')
             page.uncheck("#log-y")
             page.wait_for_selector(f'{plot}[data-scale="linear"]')
 
             # zoom: drag across a quarter of the plot; the server sends that x range at full resolution
+            page.locator(plot).scroll_into_view_if_needed()
             box = page.locator(plot).bounding_box()
             scale = box["width"] / 440  # the plot's viewBox is 440 wide, its drawn area 58..426
             start, end = box["x"] + (58 + 0.25 * 368) * scale, box["x"] + (58 + 0.5 * 368) * scale

@@ -136,8 +136,8 @@ function extent(values) {
     if (value < low) low = value;
     if (value > high) high = value;
   }
-  if (low === high) {
-    const pad = low === 0 ? 1 : Math.abs(low) * 0.1;
+  if (high - low <= Math.max(Math.abs(low), Math.abs(high)) * 1e-9) { // one value (up to rounding): pad it
+    const pad = low === 0 && high === 0 ? 1 : Math.max(Math.abs(low), Math.abs(high)) * 0.1;
     low -= pad;
     high += pad;
   }
@@ -149,8 +149,9 @@ function ticks(low, high, wanted = 5) {
   const magnitude = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => raw <= s) || 10 * magnitude;
   const found = [];
-  for (let value = Math.ceil(low / step) * step; value <= high + step * 1e-9; value += step) {
-    found.push(+value.toPrecision(12));
+  const first = Math.ceil(low / step);
+  for (let k = first; k * step <= high + step * 1e-9 && k - first <= 4 * wanted; k++) { // by count: never stuck
+    found.push(+(k * step).toPrecision(12));
   }
   return found;
 }

@@ -66,8 +66,8 @@ export function recordsView(container, id, scopes) {
     delete plots.dataset.loading;
     renderControls();
     draw();
-    note.textContent = `${data.total} row${data.total === 1 ? "" : "s"} in scope "${scope}"` +
-      (range ? `; plots show the ${data.in_range} with ${xColumn || "row index"} in ${formatNumber(range[0])}…${formatNumber(range[1])} (double-click a plot for all)` : "") +
+    note.textContent = `${data.total.toLocaleString("en-US")} row${data.total === 1 ? "" : "s"} in scope "${scope}"` +
+      (range ? `; plots show the ${data.in_range.toLocaleString("en-US")} with ${xColumn || "row index"} in ${formatNumber(range[0])}…${formatNumber(range[1])} (double-click a plot for all)` : "") +
       (data.rows.length < data.total ? `; the table shows the last ${data.rows.length}` : "") +
       (data.skipped ? `; ${data.skipped} damaged line${data.skipped === 1 ? " was" : "s were"} skipped` : "");
     table.replaceChildren(rowsTable(data.columns, data.rows, data.first_row));
@@ -91,8 +91,8 @@ export function recordsView(container, id, scopes) {
         logY = event.target.checked;
         draw();
       } }), " log y"),
-      h("label", {}, "Smoothing ", h("input", { type: "range", id: "smoothing", min: 0, max: 0.99, step: 0.01, value: smoothing, oninput: (event) => {
-        smoothing = Number(event.target.value);
+      h("label", { title: "weight of the exponential moving average, applied to the points shown" }, "Smoothing ", h("input", { type: "range", id: "smoothing", min: 0, max: 99, step: 1, value: Math.round(smoothing * 100), oninput: (event) => {
+        smoothing = Number(event.target.value) / 100;
         weight.textContent = smoothing.toFixed(2);
         draw();
       } }), " ", weight),
