@@ -135,7 +135,7 @@ RENDERED = """([text, sorted]) => {
 }"""
 
 
-def timed(page, action: str, text: str, sorted_by=None) -> float:
+def timed(page, action: str, text: str, sorted_by=None, timeout: float = 120) -> float:
     """Milliseconds from clicking `action` (or, for "fill:#input=text", pressing Enter in the input
     filled with the text) to the rendered page showing `text` as its range (and sorted as `sorted_by`,
     [column, "ascending" | "descending"], if given)."""
@@ -147,18 +147,60 @@ def timed(page, action: str, text: str, sorted_by=None) -> float:
     else:
         began = page.evaluate("() => performance.now()")
         page.click(action)
-    page.wait_for_function(RENDERED, arg=[text, sorted_by], polling="raf", timeout=120_000)
+    page.wait_for_function(RENDERED, arg=[text, sorted_by], polling="raf", timeout=timeout * 1000)
     return page.evaluate("() => performance.now()") - began
 
 
-def measure(url: str, count: int, rounds: int) -> dict:
+def one_round(browser, url: str, total: str, steps: list, found: dict, stuck: set, step_timeout: float) -> float:
+    """A fresh tab through `steps` (timings into `found`); returns the ms to its first rendered list."""
+    from playwright.sync_api import TimeoutError
+
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(step_timeout * 1000)
+        page.goto(url, wait_until="commit")
+        page.wait_for_function(RENDERED, arg=[f"rows 1–50 of {total}", None], polling="raf", timeout=120_000)
+        first = page.evaluate("() => performance.now()")
+        for name, action, text, sorted_by in steps:
+            if name in stuck:
+                break
+            try:
+                found[name].append(timed(page, action, text, sorted_by, step_timeout))
+            except TimeoutError:
+                found[name].append(None)
+                stuck.add(name)
+                print(f"  {name}: no page within {step_timeout:.0f} s; skipped from here on", flush=True)
+                break
+        return first
+    finally:
+        context.close()
+
+
+def measure(url: str, count: int, rounds: int, step_timeout: float) -> dict:
+    """Milliseconds per step and round; a step that does not finish within `step_timeout` seconds is
+    recorded as None, and the steps after it in its round (and it in later rounds) are skipped."""
     from playwright.sync_api import sync_playwright
 
     total = f"{count:,}"
-    found: dict = {"first list": [], "next page": [], "sort by lr": [], "sort by lr, descending": [],
-                   "filter layers=3 (sorted by -lr)": [], "filter lr>=0.25 lr<0.5": []}
     layers3 = sum(1 for i in range(count) if i % 7 == 3)
     quarter = sum(1 for i in range(count) if 0.25 <= round((i * 7919 % count) / count, 6) < 0.5)
+    header = 'th[data-sort="lr"] button'
+    phases = [  # (name, action, range text, sorted by), in order, each on the page the one before left;
+        [       # sorting last: a query that does not finish would slow the server down for the rest
+            ("next page", "#page-next", f"rows 51–100 of {total}", None),
+            ("filter layers=3", "fill:#filter-where=layers=3", f"rows 1–50 of {layers3:,}", None),
+            ("filter lr>=0.25 lr<0.5", "fill:#filter-where=lr>=0.25 lr<0.5", f"rows 1–50 of {quarter:,}", None),
+            ("no filter", "fill:#filter-where=", f"rows 1–50 of {total}", None),
+        ], [
+            ("sort by lr", header, f"rows 1–50 of {total}", ["lr", "ascending"]),
+            ("sort by lr, descending", header, f"rows 1–50 of {total}", ["lr", "descending"]),
+            ("filter layers=3, sorted by -lr", "fill:#filter-where=layers=3", f"rows 1–50 of {layers3:,}",
+             ["lr", "descending"]),
+        ],
+    ]
+    found: dict = {"first list": [], **{name: [] for steps in phases for name, *_ in steps}}
+    stuck: set = set()
     api_ms = []
     for _ in range(rounds):
         began = time.perf_counter()
@@ -169,21 +211,11 @@ def measure(url: str, count: int, rounds: int) -> dict:
     with sync_playwright() as manager:
         browser = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for _ in range(rounds):
-                context = browser.new_context(viewport={"width": 1300, "height": 900})
-                page = context.new_page()
-                page.goto(url, wait_until="commit")
-                page.wait_for_function(RENDERED, arg=[f"rows 1–50 of {total}", None], polling="raf", timeout=120_000)
-                found["first list"].append(page.evaluate("() => performance.now()"))
-                found["next page"].append(timed(page, "#page-next", f"rows 51–100 of {total}"))
-                header = 'th[data-sort="lr"] button'
-                found["sort by lr"].append(timed(page, header, f"rows 1–50 of {total}", ["lr", "ascending"]))
-                found["sort by lr, descending"].append(timed(page, header, f"rows 1–50 of {total}", ["lr", "descending"]))
-                found["filter layers=3 (sorted by -lr)"].append(
-                    timed(page, "fill:#filter-where=layers=3", f"rows 1–50 of {layers3:,}", ["lr", "descending"]))
-                found["filter lr>=0.25 lr<0.5"].append(
-                    timed(page, "fill:#filter-where=lr>=0.25 lr<0.5", f"rows 1–50 of {quarter:,}", ["lr", "descending"]))
-                context.close()
+            for number, steps in enumerate(phases):
+                for _ in range(rounds):
+                    first = one_round(browser, url, total, steps, found, stuck, step_timeout)
+                    if number == 0:
+                        found["first list"].append(first)
         finally:
             browser.close()
     found["API /api/experiments alone"] = api_ms
@@ -195,6 +227,7 @@ def main(argv=None) -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "machinable-dashboard-list"))
+    parser.add_argument("--step-timeout", type=float, default=60, help="seconds a step may take (default 60)")
     parser.add_argument("--src", default=SRC, help="the machinable source to measure (default: this checkout's)")
     args = parser.parse_args(argv)
     if not os.path.exists(CHROMIUM):
@@ -202,14 +235,20 @@ def main(argv=None) -> None:
     storage = populate(args.cache, args.count, args.src)
     server, url = start_dashboard(storage, args.cache, args.src)
     try:
-        found = measure(url, args.count, args.rounds)
+        found = measure(url, args.count, args.rounds, args.step_timeout)
     finally:
         stop(server)
     print(f"\nDashboard list at {args.count:,} experiments ({args.rounds} rounds; ms; source {args.src})\n")
     print("| measurement | first round | median | min | max |")
     print("|---|---:|---:|---:|---:|")
     for name, values in found.items():
-        print(f"| {name} | {values[0]:.0f} | {statistics.median(values):.0f} | {min(values):.0f} | {max(values):.0f} |")
+        done = [value for value in values if value is not None]
+        if not done:
+            print(f"| {name} | > {args.step_timeout * 1000:.0f} (no page) | | | |")
+            continue
+        cells = [f"{values[0]:.0f}" if values[0] is not None else f"> {args.step_timeout * 1000:.0f}",
+                 *(f"{f(done):.0f}" for f in (statistics.median, min, max))]
+        print(f"| {name} | {' | '.join(cells)} |" + (f" ({len(done)} of {len(values)} rounds)" if len(done) < len(values) else ""))
 
 
 if __name__ == "__main__":
