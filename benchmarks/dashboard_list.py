@@ -243,6 +243,9 @@ def main(argv=None) -> None:
     print("|---|---:|---:|---:|---:|")
     for name, values in found.items():
         done = [value for value in values if value is not None]
+        if not values:
+            print(f"| {name} | not measured: a step before it had no page | | | |")
+            continue
         if not done:
             print(f"| {name} | > {args.step_timeout * 1000:.0f} (no page) | | | |")
             continue
