@@ -281,6 +281,11 @@ def test_list_filters(project):
     assert listed("steps<2") == [ids[1]] and listed("steps<=2", "steps!=2") == [ids[1]]
     assert listed("steps>1", "steps<2") == [] and listed("name!=run") == []
     assert listed("name<rvn", "steps=2") == [ids[2]]  # text compares as text; equality still via the index
+    assert listed("steps=1 or steps=2") == [ids[2], ids[1]] and listed("steps in [1, 9]") == [ids[1]]
+    by_steps = json.loads(run("list", "counter", "--sort", "steps", "--json").output)
+    assert [e["id"] for e in by_steps] == [ids[1], ids[2]]
+    bad_sort = run("list", "--sort", "@status", ok=False)
+    assert bad_sort.exit_code == 2 and "Cannot sort by '@status'" in bad_sort.output
 
     failed_only = run("list", "--status", "failed").output
     assert failed in failed_only and ids[1] not in failed_only

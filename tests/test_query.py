@@ -92,3 +92,38 @@ def test_collections_filter_map_pluck_first_and_tables(stored):
     records = stored["c"].records()
     assert records.pluck("epoch") == [0, 1, 2]
     assert records.filter(lambda row: row["epoch"] > 0).pluck("loss") == [0.5, 1 / 3]
+
+
+def test_find_with_conditions_in_both_forms(stored):
+    assert ids(find("train", where="optimizer.lr<0.05")) == ids(find("train", where={"optimizer.lr": {"<": 0.05}}))
+    assert ids(find("train", where="optimizer.lr<0.05")) == [stored["c"].experiment_id, stored["b"].experiment_id]
+    assert ids(find("train", where="epochs=3 or optimizer.name=broken")) == [stored[k].experiment_id for k in "dc"]
+    assert ids(find("train", where={"optimizer.name": {"in": ["adam", "broken"]}})) == [stored[k].experiment_id for k in "dc"]
+    assert ids(find(where="time_dilation exists")) == [stored["g"].experiment_id]
+    assert ids(find("train", where="epochs>=2", sort="epochs")) == [stored[k].experiment_id for k in "bc"]
+    assert ids(find("train", sort="-optimizer.lr", limit=2)) == [stored[k].experiment_id for k in "da"]  # ties: newest first
+    assert ids(find("train", where="@status=finished @group!=tuning")) == [stored[k].experiment_id for k in "ba"]
+
+
+def test_find_by_creation_time_and_ancestor(stored, project):
+    import time
+
+    old = get("train", {"epochs": 4})
+    old.timestamp -= 30 * 86400
+    old.launch()
+    month = time.time() - 20 * 86400
+    assert ids(find(where=f"@created<{month}")) == [old.experiment_id]
+    assert old.experiment_id not in ids(find(where={"@created": {">=": month}}))
+    assert ids(find(where="@created<2000-01-01")) == []
+    child = stored["b"].derive(version={"epochs": 5}).launch()
+    assert ids(find(where=f"@ancestor={stored['b'].experiment_id}")) == [child.experiment_id]
+    assert ids(find(where="@ancestor exists")) == [child.experiment_id]
+
+
+def test_find_includes_subclasses_modules_when_asked(stored, project):
+    project.write("train_long.py", "from train import Train\n\n\nclass TrainLong(Train):\n    pass\n")
+    long = get("train_long", {"epochs": 2}).launch()
+    assert long.experiment_id not in ids(find("train"))
+    with_subclasses = ids(find("train", subclasses=True))
+    assert with_subclasses[0] == long.experiment_id and set(with_subclasses[1:]) == set(ids(find("train")))
+    assert ids(find("train", subclasses=True, where="epochs=2")) == [long.experiment_id, stored["b"].experiment_id]

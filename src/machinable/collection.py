@@ -21,6 +21,12 @@ class Collection(list):
     def first(self, default=None):
         return self[0] if self else default
 
+    def group_by_config(self) -> "Collection":
+        """Replicates: the experiments whose configs are equal apart from the seed, grouped (see `machinable.replicates`)."""
+        from machinable.replicates import group_by_config
+
+        return group_by_config(self)
+
     def rows(self) -> list[dict]:
         return [dict(item) if isinstance(item, Mapping) else item.as_row() for item in self]
 

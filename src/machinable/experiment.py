@@ -269,6 +269,14 @@ class Experiment(StoredRuns, Element):
             record = self._records[scope] = Record(path, self._check())
         return record
 
+    @property
+    def summary(self):
+        """The summary metrics: `experiment.summary()` is the dict; `self.summary["test_acc"] = 0.96` sets one
+        (see `machinable.summary`)."""
+        from machinable.summary import Summary
+
+        return Summary(self)
+
     def records(self, scope: str = "default") -> Records:
         """The saved rows of `scope`, of every attempt in order."""
         self.local_directory("records", scope + ".jsonl")  # refuses a scope that leaves the directory

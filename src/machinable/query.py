@@ -54,7 +54,7 @@ def fields(experiment) -> dict:
     return {
         "module": experiment.module, "group": metadata["group"], "id": experiment.experiment_id,
         "ancestor": metadata.get("ancestor"), "created": experiment.timestamp, "seed": experiment.seed,
-        "status": lambda: experiment.status,
+        "status": lambda: experiment.status, "summary": experiment.summary,
     }
 
 

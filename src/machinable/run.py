@@ -28,6 +28,7 @@ from machinable.errors import ClaimLost, ExecutionFailed
 from machinable.output import captured
 from machinable.storage.claim import HOST, Claim, Heartbeat, process_state
 from machinable.storage.files import read_json, remove_temporaries, write_json
+from machinable.summary import close_attempt
 
 STATUS = "status.json"
 CLAIM = "claim.json"
@@ -86,6 +87,7 @@ class Attempt:
                 if isinstance(error, ClaimLost):
                     raise
                 self.check(confirm=True)  # a superseded attempt reports nothing: it raises ClaimLost
+                close_attempt(experiment, list(experiment._records))
                 now = time.time()
                 trace = traceback.format_exc()
                 print(trace, file=sys.stderr, end="")
@@ -101,6 +103,7 @@ class Attempt:
                 failure.__cause__ = error
                 return failure
             self.check(confirm=True)
+            close_attempt(experiment, list(experiment._records))
             now = time.time()
             write_json(path, {**status, "finished_at": now, "heartbeat_at": now}, self.check)
             experiment.on_finish(True)

@@ -17,11 +17,13 @@ matches 2 and 2.0, and NaN equals NaN; a bool equals only a bool. A value typed 
 also matches the string it spells (`name=2017` finds the string '2017'). `!=` and the
 comparisons hold only where the key exists; comparisons order numbers with numbers and
 strings with strings, never NaN. `@field`s are the experiment's own attributes; `@created`
-takes Unix seconds or an ISO date.
+takes Unix seconds or an ISO date. Keys starting with `summary.` are the experiment's summary
+metrics (`machinable.summary`), e.g. `summary.test_acc>0.9`; quote the first part
+(`"summary".x`) for a config key named summary.
 """
 
-from machinable.conditions.model import FIELDS, OPERATORS, STATUSES, Condition, Where, make
+from machinable.conditions.model import FIELDS, OPERATORS, STATUSES, SUMMARY, Condition, Where, make
 from machinable.conditions.python import where
 from machinable.conditions.text import parse, parse_sort
 
-__all__ = ["FIELDS", "OPERATORS", "STATUSES", "Condition", "Where", "make", "parse", "parse_sort", "where"]
+__all__ = ["FIELDS", "OPERATORS", "STATUSES", "SUMMARY", "Condition", "Where", "make", "parse", "parse_sort", "where"]

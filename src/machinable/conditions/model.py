@@ -12,6 +12,7 @@ ORDERING = ("<", "<=", ">", ">=")
 FIELDS = ("status", "module", "group", "id", "ancestor", "created", "seed")
 STATUSES = ("committed", "running", "finished", "failed", "died")
 INT64 = 2**63
+SUMMARY = "\ufdd0summary"  # the root of summary-metric keys (`summary.test_acc`), apart from config keys
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Condition:
 
     @property
     def name(self) -> str:
-        return "@" + self.field if self.field else ".".join(self.key)
+        return "@" + self.field if self.field else display(self.key)
 
     def holds(self, config: dict, fields: dict) -> bool:
         """Whether the condition holds for an experiment's config and fields (`status` may be a callable)."""
@@ -35,6 +36,9 @@ class Condition:
             if callable(value):
                 value = value()
             found = value is not None
+        elif self.key[0] == SUMMARY:
+            summary = fields.get("summary") or {}
+            found, value = lookup_flat(summary() if callable(summary) else summary, ".".join(self.key[1:]))
         else:
             found, value = lookup(config, self.key)
         if self.operator == "exists":
@@ -77,6 +81,23 @@ class Where:
 
     def on(self, field: str) -> bool:
         return any(condition.field == field for condition in self.conditions())
+
+
+def display(key: tuple) -> str:
+    return ".".join(("summary", *key[1:]) if key[0] == SUMMARY else key)
+
+
+def summary_key(key: tuple) -> tuple:
+    """A key whose first part is `summary` names a summary metric."""
+    return (SUMMARY, *key[1:]) if key[0] == "summary" and len(key) > 1 else key
+
+
+def lookup_flat(flat: dict, name: str) -> tuple[bool, object]:
+    """A value of a flat dict with dotted names (the summary); a prefix of names exists as a dict."""
+    if name in flat:
+        return True, flat[name]
+    below = {key[len(name) + 1:]: value for key, value in flat.items() if key.startswith(name + ".")}
+    return bool(below), below
 
 
 def lookup(config, key: tuple) -> tuple[bool, object]:
@@ -133,7 +154,7 @@ def ordered(value, operator: str, bound) -> bool:
 
 def make(key: tuple, operator: str, value=None, text=None, field: str | None = None) -> Condition:
     """A checked condition; raises ConditionError naming what is wrong."""
-    name = "@" + field if field else ".".join(key)
+    name = "@" + field if field else display(key)
     if field is not None and field not in FIELDS:
         raise ConditionError(f"Unknown field '@{field}'; the fields are {', '.join('@' + f for f in FIELDS)}.")
     if any(not part for part in key):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from machinable.conditions import text
-from machinable.conditions.model import OPERATORS, Condition, Where, make
+from machinable.conditions.model import OPERATORS, SUMMARY, Condition, Where, make, summary_key
 from machinable.errors import ConditionError
 
 def where(spec) -> Where:
@@ -31,6 +31,11 @@ def _from_dict(spec: dict, prefix: tuple):
         if not isinstance(name, str):
             raise ConditionError(f"Condition key {name!r} is not a string.")
         key = prefix + tuple(name.split("."))
+        if not prefix:
+            key = summary_key(key) if len(key) > 1 else key
+            if key == ("summary",) and isinstance(value, dict) and not _operators(value):
+                yield from _from_dict(value, (SUMMARY,))
+                continue
         if not prefix and name.startswith("@"):
             yield from _field_conditions(name[1:], value)
         elif _operators(value):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from machinable.conditions.model import FIELDS, Where, make
+from machinable.conditions.model import FIELDS, Where, make, summary_key
 from machinable.errors import ConditionError
 from machinable.values import parse_value
 
@@ -156,6 +156,8 @@ def _make(scanner, key, operator, value, text, field):
 
 
 def _key(scanner: _Scanner) -> tuple:
+    """The key's parts; a bare first part `summary` names a summary metric (quote it for a config key)."""
+    bare = scanner.peek() not in ("'", '"')
     parts = [_part(scanner)]
     while scanner.peek() in (".", "["):
         if scanner.peek() == ".":
@@ -169,7 +171,7 @@ def _key(scanner: _Scanner) -> tuple:
             if scanner.peek() != "]":
                 raise scanner.error(f"expected ']' at position {scanner.pos}")
             scanner.pos += 1
-    return tuple(parts)
+    return summary_key(tuple(parts)) if bare else tuple(parts)
 
 
 def _part(scanner: _Scanner) -> str:

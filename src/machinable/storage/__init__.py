@@ -83,6 +83,10 @@ class Storage(Element, abc.ABC):
         """The local directory holding an experiment's files."""
 
     @abc.abstractmethod
+    def index_summary(self, experiment_id: str, summary: dict) -> None:
+        """Make an experiment findable by its summary metrics (`machinable.summary`)."""
+
+    @abc.abstractmethod
     def count(self, where=None) -> int:
         """How many experiments `select(where)` gives."""
 

@@ -8,7 +8,7 @@ import time
 import warnings
 from dataclasses import dataclass
 
-from machinable import ids
+from machinable import ids, summary
 from machinable.identity import Request
 from machinable.errors import ExperimentNotFound, StorageError
 from machinable.storage import Storage
@@ -295,7 +295,8 @@ class Filesystem(Storage):
             return None
         if not self.index.read_only:  # a stale index, or the commit of a process that died before its row
             self._recover_dead_commits()
-            self.index.add(metadata, directory, metadata["keys"])
+            found = summary.flat(summary.read(os.path.join(self.root, directory)))
+            self.index.add(metadata, directory, metadata["keys"], summary=found)
         return metadata
 
     def locate(self, experiment_id: str) -> str:
@@ -316,6 +317,9 @@ class Filesystem(Storage):
         rows, exact = self.index.select(where, sort, offset, limit)
         found = (os.path.join(self.root, row[-1]) for row in rows)
         return [directory for directory in found if os.path.isdir(directory)], exact
+
+    def index_summary(self, experiment_id: str, summary: dict) -> None:
+        self.index.set_summary(experiment_id, summary)
 
     def count(self, where=None) -> int:
         return self.index.count_where(where) if os.path.isdir(self.root) else 0
@@ -376,7 +380,7 @@ class Filesystem(Storage):
         return count
 
     def _index_entries(self, damaged: list, on_damaged=None, mark: bool = True):
-        """(metadata, directory, keys) of the readable experiments; the directories of damaged ones go to
+        """(metadata, directory, keys, summary) of the readable experiments; the directories of damaged ones go to
         `damaged`. `mark` creates the readable ones' missing identity markers."""
 
         def skip(error: CorruptMetadata) -> None:
@@ -386,7 +390,7 @@ class Filesystem(Storage):
         for metadata, directory in self.scan(skip):
             if mark:
                 self._mark(metadata["identity"], metadata["seed"], directory)
-            yield metadata, directory, metadata["keys"]
+            yield metadata, directory, metadata["keys"], summary.flat(summary.read(os.path.join(self.root, directory)))
 
 
 def _warn_skipped(error: CorruptMetadata) -> None:

@@ -108,13 +108,13 @@ _INSERT_EXPERIMENT = (
 )
 
 
-def _insert(db, meta: dict, directory: str, keys: list) -> None:
+def _insert(db, meta: dict, directory: str, keys: list, summary: dict | None = None) -> None:
     db.execute(_INSERT_EXPERIMENT, row_from_metadata(meta, directory))
     db.execute(
         "INSERT OR IGNORE INTO keysets (module, keys_hash, keys) VALUES (?, ?, ?)",
         (meta["module"], meta["keys_hash"], json.dumps(keys)),
     )
-    selection.insert_leaves(db, meta["experiment_id"], meta["config"])
+    selection.insert_leaves(db, meta["experiment_id"], meta["config"], summary)
 
 
 _STATE = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value)"
@@ -334,14 +334,22 @@ class Index:
 
     # --- writing ------------------------------------------------------------------
 
-    def add(self, meta: dict, directory: str, keys: list, synced=None) -> None:
+    def add(self, meta: dict, directory: str, keys: list, synced=None, summary: dict | None = None) -> None:
         """Add one experiment's row; `synced()` is the identity markers' version now (see `_set_synced`)."""
         try:
             with _write(self.db) as db:
-                _insert(db, meta, directory, keys)
+                _insert(db, meta, directory, keys, summary)
                 _set_synced(db, synced)
         except sqlite3.Error as e:
             raise StorageError(f"Cannot add experiment {meta['experiment_id']} to the index {self.path}: {e}.") from e
+
+    def set_summary(self, experiment_id: str, summary: dict) -> None:
+        """Replace the summary metrics an experiment's row is found and sorted by."""
+        try:
+            with _write(self.db) as db:
+                selection.replace_summary(db, experiment_id, summary)
+        except sqlite3.Error as e:
+            raise StorageError(f"Cannot index the summary of experiment {experiment_id} in {self.path}: {e}.") from e
 
     def remove(self, experiment_id: str) -> None:
         with _write(self.db) as db:
@@ -350,7 +358,7 @@ class Index:
 
     def rebuild(self, entries, progress=None, replace_unreadable: bool = False, if_needed: bool = False,
                 synced=None, kept=()) -> int:
-        """Refill the index from `(metadata, directory, keys)` entries; returns the count.
+        """Refill the index from `(metadata, directory, keys, summary)` entries; returns the count.
 
         Everything happens in one write transaction, with `entries` read lazily inside
         it: concurrent commits wait for it, so none is lost, and readers see either the
@@ -373,8 +381,8 @@ class Index:
                 db.execute("DELETE FROM scanned")
                 started = True  # from here on `entries` are consumed: no second attempt
                 count = 0
-                for meta, directory, keys in entries:
-                    _insert(db, meta, directory, keys)
+                for meta, directory, keys, summary in entries:
+                    _insert(db, meta, directory, keys, summary)
                     db.execute("INSERT OR IGNORE INTO scanned (directory) VALUES (?)", (directory,))
                     count += 1
                     if progress:
@@ -412,8 +420,8 @@ class Index:
         try:
             for rows in _batches(entries, batch):
                 with _write(self.db) as db:
-                    for meta, directory, keys in rows:
-                        _insert(db, meta, directory, keys)
+                    for meta, directory, keys, summary in rows:
+                        _insert(db, meta, directory, keys, summary)
                 count += len(rows)
             with _write(self.db) as db:
                 _set_synced(db, synced)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 
-from machinable.conditions import Condition, Where
+from machinable.conditions import SUMMARY, Condition, Where
 from machinable.conditions.model import normal
 
 SCHEMA = """
@@ -43,18 +43,29 @@ def leaves(config: dict, prefix: tuple = ()):
         key = prefix + (name,)
         if isinstance(value, dict) and value:
             yield from leaves(value, key)
-        elif isinstance(value, bool):
-            yield key_text(key), "b", int(value)
-        elif isinstance(value, int):
-            yield (key_text(key), "n", value) if -INT64 <= value < INT64 else (key_text(key), "N", _rounded(value))
-        elif isinstance(value, float):
-            yield key_text(key), "n", None if math.isnan(value) else value
-        elif isinstance(value, str):
-            yield key_text(key), "s", value
-        elif value is None:
-            yield key_text(key), "z", None
         else:
-            yield key_text(key), "j", _json(value)
+            yield leaf(key, value)
+
+
+def summary_leaves(summary: dict):
+    """The leaves of flat summary metrics: `val.acc` is the key path (SUMMARY, "val", "acc")."""
+    for name, value in summary.items():
+        yield leaf((SUMMARY, *name.split(".")), value)
+
+
+def leaf(key: tuple, value) -> tuple:
+    text = key_text(key)
+    if isinstance(value, bool):
+        return text, "b", int(value)
+    if isinstance(value, int):
+        return (text, "n", value) if -INT64 <= value < INT64 else (text, "N", _rounded(value))
+    if isinstance(value, float):
+        return text, "n", None if math.isnan(value) else value
+    if isinstance(value, str):
+        return text, "s", value
+    if value is None:
+        return text, "z", None
+    return text, "j", _json(value)
 
 
 def _rounded(value: int) -> float:
@@ -64,10 +75,19 @@ def _rounded(value: int) -> float:
         return math.copysign(math.inf, value)
 
 
-def insert_leaves(db, experiment_id: str, config: dict) -> None:
+def insert_leaves(db, experiment_id: str, config: dict, summary: dict | None = None) -> None:
+    """The leaves of an experiment's config and summary metrics (under `SUMMARY`), replacing any it had."""
     db.execute("DELETE FROM leaves WHERE id = ?", (experiment_id,))
+    rows = [*leaves(config), *summary_leaves(summary or {})]
+    db.executemany("INSERT INTO leaves (id, key, kind, value) VALUES (?, ?, ?, ?)", ((experiment_id, *row) for row in rows))
+
+
+def replace_summary(db, experiment_id: str, summary: dict) -> None:
+    """Replace the leaves of an experiment's summary metrics (its config's stay)."""
+    root = key_text((SUMMARY,))
+    db.execute("DELETE FROM leaves WHERE id = ? AND key >= ? AND key < ?", (experiment_id, root[:-1] + ',"', root[:-1] + ",#"))
     db.executemany("INSERT INTO leaves (id, key, kind, value) VALUES (?, ?, ?, ?)",
-                   ((experiment_id, *leaf) for leaf in leaves(config)))
+                   ((experiment_id, *row) for row in summary_leaves(summary)))
 
 
 class Compiled:
