@@ -41,15 +41,17 @@ from machinable import find, get
 storage, count = sys.argv[1], int(sys.argv[2])
 with get("machinable.storage.filesystem", {"directory": storage}):
     for i in range(count):
-        get("sweep", {"lr": round((i * 7919 % count) / count, 6), "layers": i % 7, "name": f"run{i}"}).commit()
-    print(json.dumps([[e.experiment_id, e.config.lr, e.config.layers] for e in find()]))
+        experiment = get("sweep", {"lr": round((i * 7919 % count) / count, 6), "layers": i % 7, "name": f"run{i}"}).commit()
+        if i % 100 == 7:
+            experiment.summary["score"] = i  # summary metrics: a column, a sort and a filter like config keys
+    print(json.dumps([[e.experiment_id, e.config.lr, e.config.layers, e.summary().get("score")] for e in find()]))
 '''
 
 
 @dataclass
 class Stored:
     storage: str
-    rows: list  # [id, lr, layers], newest first as find() returns them
+    rows: list  # [id, lr, layers, summary score or None], newest first as find() returns them
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +113,19 @@ def test_the_api_pages_sorts_and_filters_without_a_row_cap(sweep):
     assert ranged["total"] == len(expected) and [e["id"] for e in ranged["experiments"]] == [r[0] for r in expected]
     status = listed(sweep, where="@status=committed layers=3", offset=280, limit=50)  # checked one by one
     assert status["total"] == filtered["total"] and len(status["experiments"]) == filtered["total"] - 280
+
+
+def test_summary_metrics_are_columns_to_sort_and_filter_by(sweep):
+    scored = sorted((row for row in sweep.rows if row[3] is not None), key=lambda row: -row[3])
+    assert len(scored) == COUNT // 100
+    page = listed(sweep, sort="-summary.score", limit=30)
+    assert [e["id"] for e in page["experiments"][:len(scored)]] == [row[0] for row in scored]
+    assert [e["summary"].get("score") for e in page["experiments"]] == [row[3] for row in scored] + [None] * 10
+    assert {"key": "summary.score", "sort": "summary.score", "metric": "score"} in page["keys"]
+    high = listed(sweep, where="summary.score>=1000", limit=50)
+    assert high["total"] == sum(1 for row in scored if row[3] >= 1000)
+    detail = api.route(Filesystem({"directory": sweep.storage}), ["experiments", scored[0][0]], {})
+    assert json.loads(detail.body)["summary"] == {"score": scored[0][3]}
 
 
 @pytest.mark.parametrize("query, message", [
@@ -183,6 +198,14 @@ def test_the_list_pages_sorts_and_filters_in_chromium(sweep):
             page.wait_for_selector("#list-error")
             assert shown_ids(page) == [] and page.text_content("#page-range") == ""
             assert page.locator("#list-failed").count() == 1
+
+            # a summary metric's column sorts like a config key's
+            page.fill("#filter-where", "summary.score exists")
+            wait_range(page, f"rows 1–{COUNT // 100} of {COUNT // 100}")
+            page.click('th[data-sort="summary.score"] button')
+            page.wait_for_selector('th[data-sort="summary.score"][aria-sort="ascending"]')
+            scores = page.eval_on_selector_all('td.metric-value[data-key="summary.score"]', "c => c.map(x => x.textContent)")
+            assert [int(score) for score in scores] == sorted(row[3] for row in sweep.rows if row[3] is not None)
 
             # the page size
             page.fill("#filter-where", "")

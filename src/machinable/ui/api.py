@@ -184,7 +184,7 @@ def list_experiments(storage, query: dict) -> dict:
         "offset": offset,
         "limit": limit,
         "sort": _one(query, "sort", "") or "",
-        "keys": listing.columns(configs),
+        "keys": listing.columns(configs, [row["summary"] for row in shown]),
         "experiments": shown,
         "unreadable": unreadable,
     }
@@ -228,6 +228,7 @@ def experiment_detail(storage, experiment) -> dict:
         "project": metadata.get("project"),
         "version": experiment.version(),
         "config_tree": config,
+        "summary": experiment.summary(),
         "uses": metadata.get("uses") or [],
         "timeline": timeline,
         "error": experiment.error(),

@@ -1,6 +1,7 @@
 """One page of the experiment list: filtered, sorted and cut out inside the storage's index.
 
     rows, total, unreadable, configs = page(storage, Filters.from_query(query), 0, 50, summary)
+    columns(configs, [row["summary"] for row in rows])   # the config keys and summary metrics as columns
 
 The conditions and the order run in SQL (`Storage.select`/`count`); only the experiments of the
 page are opened. What SQL cannot decide exactly (`@status`, the free text `q`, integers beyond 64
@@ -15,11 +16,13 @@ from machinable.ui.filters import Filters
 
 KEY_STOP = set("=!<>.[]\"'(),") | {" ", "\t", "\n", "\r"}
 MOST_COLUMNS = 12  # config keys shown as columns
+MOST_METRICS = 8  # summary metrics shown as columns
 
 
 def page(storage, filters: Filters, offset: int, limit: int, summary) -> tuple[list, int, list, list]:
     """(rows of the page as `summary(experiment)` gives them, how many pass the filters, the
-    unreadable experiments met, the configs of the rows as nested dicts)."""
+    unreadable experiments met, the configs of the rows as nested dicts). Each row also has the
+    experiment's summary metrics (`summary`)."""
     shown, unreadable, configs = [], [], []
     if filters.text is None and not filters.where.on("status"):
         directories, exact = storage.select(filters.where, filters.sort, offset, limit)
@@ -29,7 +32,7 @@ def page(storage, filters: Filters, offset: int, limit: int, summary) -> tuple[l
                 if isinstance(experiment, Unreadable):
                     unreadable.append(experiment.as_dict())
                 else:
-                    shown.append(summary(experiment))
+                    shown.append({**summary(experiment), "summary": experiment.summary()})
                     configs.append(experiment.config.to_dict())
             return shown, storage.count(filters.where), unreadable, configs
     total = 0
@@ -45,22 +48,31 @@ def page(storage, filters: Filters, offset: int, limit: int, summary) -> tuple[l
             if not filters.matches_text(row):
                 continue
             if offset <= total < offset + limit:
-                shown.append(row)
+                shown.append({**row, "summary": experiment.summary()})
                 configs.append(experiment.config.to_dict())
         total += 1
     return shown, total, unreadable, configs
 
 
-def columns(configs, most: int = MOST_COLUMNS) -> list[dict]:
-    """The config keys of these (nested) configs as list columns: {"key": dotted name as the rows'
-    flattened config spells it, "sort": the key as the sort order (`?sort=`) writes it}."""
+def columns(configs, summaries=(), most: int = MOST_COLUMNS, metrics: int = MOST_METRICS) -> list[dict]:
+    """The config keys of these (nested) configs and the names of these summary metrics as list
+    columns: {"key": the name as the rows spell it (dotted config key, or `summary.<name>`), "sort":
+    the column as the sort order (`?sort=`) writes it, and "metric": the metric's name, for metrics}."""
     found: dict = {}
     for config in configs:
         for path in _leaves(config):
             if len(found) >= most:
                 break
             found.setdefault(path, None)
-    return [{"key": ".".join(path), "sort": sort_text(path)} for path in found]
+    named: dict = {}
+    for values in summaries:
+        for name in values:
+            if len(named) >= metrics:
+                break
+            named.setdefault(name, None)
+    return [{"key": ".".join(path), "sort": sort_text(path)} for path in found] + [
+        {"key": f"summary.{name}", "sort": sort_text(("summary", *name.split("."))), "metric": name} for name in named
+    ]
 
 
 def _leaves(config: dict, prefix: tuple = ()):

@@ -40,17 +40,20 @@ export function listTable({ selected, onSort, onPick }) {
 
   function render(data) {
     const keys = data.keys || [];
-    columns = 1 + FIXED.length + keys.length + 1;
+    const named = new Set(keys.filter((column) => column.metric === undefined).map((column) => column.key));
+    // the column of the other config keys, only if some row has keys without a column of their own
+    const more = data.experiments.some((experiment) => Object.keys(experiment.config).some((key) => !named.has(key)));
+    columns = 1 + FIXED.length + keys.length + (more ? 1 : 0);
     head.replaceChildren(h("tr", {},
       h("th", {}),
       FIXED.map(([label, key]) => header(label, key, data)),
       keys.map((column) => header(column.key, column.sort, data)),
-      h("th", { text: MORE_KEYS })));
+      more ? h("th", { text: MORE_KEYS }) : null));
     if (!data.experiments.length) {
       clear(data.stored ? "No experiments match these filters." : "No experiments stored yet.", "no-experiments");
       return;
     }
-    body.replaceChildren(...data.experiments.map((experiment) => row(experiment, keys)));
+    body.replaceChildren(...data.experiments.map((experiment) => row(experiment, keys, named, more)));
   }
 
   // Only a message in the table (no rows), e.g. while a filter cannot be read.
@@ -58,9 +61,9 @@ export function listTable({ selected, onSort, onPick }) {
     body.replaceChildren(h("tr", {}, h("td", { colspan: Math.max(columns, 7), class: "empty", id, text })));
   }
 
-  function row(experiment, keys) {
-    const shown = new Set(keys.map((column) => column.key));
-    const rest = Object.entries(experiment.config).filter(([key]) => !shown.has(key));
+  function row(experiment, keys, named, more) {
+    const rest = Object.entries(experiment.config).filter(([key]) => !named.has(key));
+    const metrics = experiment.summary || {};
     const config = rest.map(([key, value]) => `${key}=${formatValue(value)}`).join(", ");
     const box = h("input", {
       type: "checkbox",
@@ -82,10 +85,16 @@ export function listTable({ selected, onSort, onPick }) {
       h("td", {}, statusBadge(experiment.status)),
       h("td", { class: "created" }, timeCell(experiment.created)),
       h("td", { class: "group mono", text: experiment.group }),
-      [...shown].map((key) => key in experiment.config
-        ? h("td", { class: "config-value mono", dataset: { key }, text: formatValue(experiment.config[key]) })
-        : h("td", { class: "config-value missing", dataset: { key }, text: "–", title: "not in this experiment's config" })),
-      h("td", { class: "config-summary", title: config, text: config }),
+      keys.map((column) => {
+        const [values, key, where] = column.metric === undefined
+          ? [experiment.config, column.key, "config"]
+          : [metrics, column.metric, "summary metrics"];
+        const kind = column.metric === undefined ? "config-value" : "metric-value";
+        return key in values
+          ? h("td", { class: `${kind} mono`, dataset: { key: column.key }, text: formatValue(values[key]) })
+          : h("td", { class: `${kind} missing`, dataset: { key: column.key }, text: "–", title: `not in this experiment's ${where}` });
+      }),
+      more ? h("td", { class: "config-summary", title: config, text: config }) : null,
     );
   }
 
