@@ -215,3 +215,51 @@ def test_plots_choose_the_x_axis_log_scale_smoothing_zoom_and_hover(project):
             assert page.locator("#reset-zoom").count() == 0
     finally:
         server.stop()
+
+
+def test_compare_plots_zoom_every_experiment_and_share_log_scale_and_smoothing(project):
+    experiments = [get("estimate_gravity", {"time_dilation": d}).commit() for d in (1.0, 2.0)]
+    for number, experiment in enumerate(experiments):
+        with open(records_file(experiment), "w") as f:
+            for i in range(ROWS):
+                f.write(json.dumps({"step": i, "loss": (number + 1) * loss(i)}) + "\n")
+    a, b = (experiment.experiment_id for experiment in experiments)
+    server = create_server(project.storage, port=0).start()
+    try:
+        with chromium() as browser, tab(browser, server.url) as page:
+            page.goto(f"{server.url}#/compare?ids={a},{b}")
+            plot = '#compare-plots svg[data-column="loss"]'
+            page.wait_for_selector(plot)
+            assert page.locator(f"{plot} path.series").count() == 2
+            page.check("#compare-log-y")
+            page.wait_for_selector(f'{plot}[data-scale="log"]')
+            page.fill("#compare-smoothing", "50")
+            page.wait_for_selector(f'{plot}[data-smoothing="0.5"]')
+            assert page.locator(f"{plot} path.smoothed").count() == 2
+
+            page.locator(plot).scroll_into_view_if_needed()
+            box = page.locator(plot).bounding_box()
+            scale = box["width"] / 440
+            start, end = box["x"] + (58 + 0.1 * 368) * scale, box["x"] + (58 + 0.2 * 368) * scale
+            middle = box["y"] + box["height"] / 2
+            page.mouse.move(start, middle)
+            page.mouse.down()
+            page.mouse.move(end, middle, steps=4)
+            page.mouse.up()
+            page.wait_for_selector(f"{plot}[data-from]")
+            low, high = float(page.get_attribute(plot, "data-from")), float(page.get_attribute(plot, "data-to"))
+            inside = sum(1 for i in range(ROWS) if low <= i <= high)
+            for experiment_id in (a, b):  # each experiment's rows of the range, at full resolution
+                assert any(f"/api/experiments/{experiment_id}/records" in url and "from=" in url for url in page.requested)
+                points = page.get_attribute(f'{plot} path.series[data-series="{experiment_id}"]', "data-points")
+                assert int(points) == inside
+            assert page.get_attribute(plot, "data-scale") == "log" and page.get_attribute(plot, "data-smoothing") == "0.5"
+
+            page.mouse.move((start + end) / 2, middle)
+            page.wait_for_selector(f'{plot} text.hover-label[visibility="visible"]')
+            label = page.text_content(f"{plot} text.hover-label")
+            assert label.split(":")[0] in (a, b) and "x=" in label and "y=" in label  # which experiment, too
+            page.click("#compare-reset-zoom")
+            page.wait_for_function(f"() => !document.querySelector('{plot}').hasAttribute('data-from')")
+    finally:
+        server.stop()

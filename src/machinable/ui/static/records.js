@@ -32,13 +32,30 @@ export function samplingNote(sampled) {
   return sampled.points < sampled.rows ? `${rows} rows · min/max per ${sampled.bucket.toLocaleString("en-US")}` : `${rows} rows`;
 }
 
+// The log-scale checkbox and the smoothing slider (percent) of a set of plots: they change `view`
+// ({ logY, smoothing }) and call `redraw()`. Element ids start with `prefix`.
+export function viewControls(prefix, view, redraw) {
+  const weight = h("output", { id: `${prefix}smoothing-value`, text: view.smoothing.toFixed(2) });
+  return [
+    h("label", {}, h("input", { type: "checkbox", id: `${prefix}log-y`, checked: view.logY, onchange: (event) => {
+      view.logY = event.target.checked;
+      redraw();
+    } }), " log y"),
+    h("label", { title: "weight of the exponential moving average, applied to the points shown" }, "Smoothing ",
+      h("input", { type: "range", id: `${prefix}smoothing`, min: 0, max: 99, step: 1, value: Math.round(view.smoothing * 100), oninput: (event) => {
+        view.smoothing = Number(event.target.value) / 100;
+        weight.textContent = view.smoothing.toFixed(2);
+        redraw();
+      } }), " ", weight),
+  ];
+}
+
 // Fills `container`; returns { reload() } to refresh the rows of the current scope.
 export function recordsView(container, id, scopes) {
   let scope = scopes[0];
   let xColumn = null;
   let range = null; // the zoomed x range, null for all rows
-  let logY = false;
-  let smoothing = 0;
+  const view = { logY: false, smoothing: 0 }; // how the plots are drawn, without asking the server again
   let sequence = 0;
   let data = null;
   const controls = h("div", { class: "toolbar", id: "records-controls" });
@@ -74,7 +91,6 @@ export function recordsView(container, id, scopes) {
   }
 
   function renderControls() {
-    const weight = h("output", { id: "smoothing-value", text: smoothing.toFixed(2) });
     controls.replaceChildren(
       h("label", {}, "Scope ", select("scope", scopes.map((s) => [s, s]), scope, (event) => {
         scope = event.target.value;
@@ -87,15 +103,7 @@ export function recordsView(container, id, scopes) {
         range = null;
         reload();
       })),
-      h("label", {}, h("input", { type: "checkbox", id: "log-y", checked: logY, onchange: (event) => {
-        logY = event.target.checked;
-        draw();
-      } }), " log y"),
-      h("label", { title: "weight of the exponential moving average, applied to the points shown" }, "Smoothing ", h("input", { type: "range", id: "smoothing", min: 0, max: 99, step: 1, value: Math.round(smoothing * 100), oninput: (event) => {
-        smoothing = Number(event.target.value) / 100;
-        weight.textContent = smoothing.toFixed(2);
-        draw();
-      } }), " ", weight),
+      ...viewControls("", view, draw),
       range ? h("button", { id: "reset-zoom", onclick: () => zoom(null) }, "Show all rows") : null,
     );
   }
@@ -111,8 +119,7 @@ export function recordsView(container, id, scopes) {
     plots.replaceChildren(
       ...columns.map((column) =>
         linePlot(column, [{ name: id, color: PALETTE[0], points: data.series[column] }], xLabel, {
-          logY,
-          smoothing,
+          ...view,
           domain: range,
           note: samplingNote(data.sampled && data.sampled[column]),
           onZoom: (a, b) => zoom([a, b]),
