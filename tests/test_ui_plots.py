@@ -40,13 +40,15 @@ def wave(i: int) -> float:
 @pytest.fixture
 def million(project):
     experiment = get("estimate_gravity").commit()
-    with open(records_file(experiment), "w") as f:
+    path = records_file(experiment)
+    with open(path, "w") as f:
         for start in range(0, MILLION, 50_000):
             f.write("".join(
                 f'{{"step":{i},"loss":{1000.0 if i == HIGH else -1000.0 if i == LOW else wave(i)}}}\n'
                 for i in range(start, start + 50_000)
             ))
-    return experiment
+    yield experiment
+    os.remove(path)  # 25 MB: not left for pytest's temporary directories to keep
 
 
 def test_a_million_rows_are_plotted_as_a_bounded_number_of_points_keeping_the_spikes(million):
