@@ -1,9 +1,12 @@
 """The dashboard's JSON API: one function per view, and `route()` from URL path to view.
 
-    GET /api/experiments?where=&module=&status=&group=&since=&until=&q=&sort=&offset=&limit=   one page
+    GET /api/experiments?where=&module=&status=&group=&since=&until=&q=&sort=&offset=&limit=
+                                                  one page of the list, rows offset.., and the total
     GET /api/experiments/<id>                     config, timeline, relations, executions, files
     GET /api/experiments/<id>/output?offset=N     output.log from byte N, at most 1 MB (follow a running one)
-    GET /api/experiments/<id>/records?scope=S&x=C the last rows, columns, numeric columns downsampled
+    GET /api/experiments/<id>/records?scope=S&x=C&from=A&to=B&points=N
+                                                  the last rows, columns, numeric columns downsampled (against
+                                                  x, within A..B when given, to at most N points per column)
     GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled)
     GET /api/compare?ids=a,b,c                    config diff of several experiments
 """
@@ -17,13 +20,12 @@ from dataclasses import dataclass, field
 
 from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
-from machinable.opening import Unreadable, open_stored
-from machinable.query import STATUSES, fields
-from machinable.records import Records, segments
-from machinable.ui import stored
+from machinable.query import STATUSES
+from machinable.records import segments
+from machinable.ui import listing, rowmap, stored
 from machinable.ui.filters import Filters, FilterError
 from machinable.ui.output import read_output
-from machinable.ui.series import summarise
+from machinable.ui.series import MAX_POINTS, POINT_LIMITS
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 10_000
@@ -127,6 +129,19 @@ def _integer(query: dict, name: str, default, low: int, high: int | None = None)
     return number
 
 
+def _number(query: dict, name: str) -> float | None:
+    text = _one(query, name)
+    if text is None or text.strip() == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise ApiError(400, f"{name}={text!r} is not a number.") from None
+    if not math.isfinite(number):
+        raise ApiError(400, f"{name}={text!r} is not a finite number.")
+    return number
+
+
 # --- views ------------------------------------------------------------------------------
 
 
@@ -153,36 +168,12 @@ def summary(experiment) -> dict:
 
 def list_experiments(storage, query: dict) -> dict:
     """One page (`offset`, `limit`) of the stored experiments that pass the filters, in the order of
-    `sort` (newest first by default), with the total count and the choices for each filter.
-
-    The conditions run in the storage's index; only `@status` and the free text `q` are
-    checked experiment by experiment, over every match, to count them.
-    """
+    `sort` (newest first by default), with the total count, the config keys of the page's rows as
+    columns (`keys`) and the choices for each filter; see `listing`."""
     filters = Filters.from_query(query)
     offset = _integer(query, "offset", 0, 0)
     limit = _integer(query, "limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    shown, unreadable = [], []
-    if filters.text is None and not filters.where.on("status"):
-        directories, exact = storage.select(filters.where, filters.sort, offset, limit)
-        total = storage.count(filters.where)
-        for directory in directories:
-            experiment = open_stored(storage, directory, load_class=False)
-            if isinstance(experiment, Unreadable):
-                unreadable.append(experiment.as_dict())
-            else:
-                shown.append(summary(experiment))
-    else:
-        total = 0
-        for directory in storage.select(filters.where, filters.sort)[0]:
-            experiment = open_stored(storage, directory, load_class=False)
-            if isinstance(experiment, Unreadable):
-                unreadable.append(experiment.as_dict())
-                continue
-            row = summary(experiment)
-            if filters.where.matches(experiment.config.to_dict(), **fields(experiment)) and filters.matches_text(row):
-                if offset <= total < offset + limit:
-                    shown.append(row)
-                total += 1
+    shown, total, unreadable, configs = listing.page(storage, filters, offset, limit, summary)
     return {
         "storage": getattr(storage, "root", repr(storage)),
         "statuses": list(STATUSES),
@@ -192,6 +183,8 @@ def list_experiments(storage, query: dict) -> dict:
         "total": total,
         "offset": offset,
         "limit": limit,
+        "sort": _one(query, "sort", "") or "",
+        "keys": listing.columns(configs, [row["summary"] for row in shown]),
         "experiments": shown,
         "unreadable": unreadable,
     }
@@ -235,6 +228,7 @@ def experiment_detail(storage, experiment) -> dict:
         "project": metadata.get("project"),
         "version": experiment.version(),
         "config_tree": config,
+        "summary": experiment.summary(),
         "uses": metadata.get("uses") or [],
         "timeline": timeline,
         "error": experiment.error(),
@@ -258,10 +252,15 @@ def experiment_output(experiment, query: dict) -> dict:
 
 def experiment_records(experiment, query: dict) -> dict:
     """One scope's records in one streaming pass: its columns, the last rows, and each numeric column
-    downsampled against `x` (a column, "" for the row index, default step/iteration/epoch); see `series`."""
+    downsampled against `x` (a column, "" for the row index, default step/iteration/epoch), only the
+    points with x in `from`..`to` if given, at most `points` per column; see `series`."""
     scope = stored.check_scope(_one(query, "scope", "default"))
-    rows = Records.stream(*segments(experiment.local_directory("records"), scope))
-    return {"scope": scope, **summarise(rows, _one(query, "x")), "skipped": rows.skipped}
+    low, high = _number(query, "from"), _number(query, "to")
+    if low is not None and high is not None and low > high:
+        raise ApiError(400, f"from={low} is above to={high}: give the lower end of the x range first.")
+    limit = _integer(query, "points", MAX_POINTS, *POINT_LIMITS)
+    paths = segments(experiment.local_directory("records"), scope)
+    return {"scope": scope, **rowmap.records(paths, _one(query, "x"), low, high, limit)}
 
 
 def data_file(experiment, parts: list[str]) -> Response:

@@ -1,8 +1,11 @@
 """A scope's records summarised in one streaming pass: what the dashboard plots and tabulates.
 
 Memory does not grow with the number of rows: the last TABLE_ROWS rows are kept, and each
-numeric column is downsampled as it streams to at most MAX_POINTS points (the lowest and
-the highest value of each run of consecutive rows, so spikes stay visible).
+numeric column is downsampled as it streams to at most `limit` points (default MAX_POINTS):
+the lowest and the highest value of each run of consecutive rows, so spikes stay visible.
+A range of x (`low`..`high`) restricts the plotted points to the rows whose x lies in it,
+downsampled the same way: zooming in shows every row once the range holds few enough.
+The answer says, per column, how many rows each plotted point stands for (`sampled`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import math
 import time
 from collections import deque
 
-MAX_POINTS = 2000  # per plotted column
+MAX_POINTS = 2000  # per plotted column, by default
+POINT_LIMITS = (50, 20_000)  # the fewest and most points per column a request may ask for
 TABLE_ROWS = 200
 MAX_COLUMNS = 1000  # keys beyond these are left out of the columns, plots and `numeric`
 AUTO_X = ("step", "iteration", "epoch")  # the x axis unless one is asked for: the first a row has
@@ -32,14 +36,16 @@ class Downsampled:
     lowest and its highest point.
     """
 
-    __slots__ = ("buckets", "size", "most")
+    __slots__ = ("buckets", "size", "most", "count")
 
     def __init__(self, limit: int = MAX_POINTS):
         self.buckets: list = []  # [count, lowest, highest]; points are (row index, x, y)
         self.size = 1
         self.most = max(1, limit // 2)
+        self.count = 0
 
     def add(self, point: tuple) -> None:
+        self.count += 1
         buckets = self.buckets
         if buckets and buckets[-1][0] < self.size:
             bucket = buckets[-1]
@@ -74,17 +80,27 @@ class Downsampled:
                 found.append([point[1], point[2]])
         return found
 
+    def summary(self) -> dict:
+        """The rows the points stand for, the rows per bucket and the points (every row when `bucket` <= 2)."""
+        return {"rows": self.count, "bucket": self.size,
+                "points": sum(len({lowest, highest}) for _, lowest, highest in self.buckets)}
 
-def summarise(rows, x: str | None = None) -> dict:
+
+def summarise(rows, x: str | None = None, low: float | None = None, high: float | None = None,
+              limit: int = MAX_POINTS, track=None) -> dict:
     """Columns, numeric columns, total, the last rows and the downsampled series of `rows`.
 
     `x` names the column plotted on the x axis ("" for the row index; None: the first of
-    AUTO_X that the first row holds as a number, else the row index).
+    AUTO_X that the first row holds as a number, else the row index). `low`/`high` (either
+    may be None) keep only the points whose x lies within them; `extent` is the x range of
+    all rows, `in_range` the number of rows within the range. `track(index, x)` is told each
+    row's x (see `rowmap`).
     """
     kinds: dict = {}  # column -> True (numbers so far), False (something else seen), None (only nulls)
     series: dict = {}
     last = deque(maxlen=TABLE_ROWS)
-    total = 0
+    total = in_range = 0
+    least = most = None
     for index, row in enumerate(rows):
         total += 1
         if not total % 2000:
@@ -93,6 +109,16 @@ def summarise(rows, x: str | None = None) -> dict:
         if x is None:
             x = next((name for name in AUTO_X if _finite(row.get(name))), "")
         where = row.get(x) if x else index
+        if track is not None:
+            track(index, where)
+        plotted = _finite(where)
+        if plotted:
+            if least is None or where < least:
+                least = where
+            if most is None or where > most:
+                most = where
+            plotted = (low is None or where >= low) and (high is None or where <= high)
+            in_range += plotted
         for key, value in row.items():
             kind = kinds.get(key, _UNSEEN)
             if kind is _UNSEEN:
@@ -106,12 +132,13 @@ def summarise(rows, x: str | None = None) -> dict:
                 series.pop(key, None)
                 continue
             kinds[key] = True
-            if key != x and key != "_timestamp" and _finite(value) and _finite(where):
+            if plotted and key != x and key != "_timestamp" and _finite(value):
                 line = series.get(key)
                 if line is None:
-                    line = series[key] = Downsampled()
+                    line = series[key] = Downsampled(limit)
                 line.add((index, where, value))
     numeric = [column for column, kind in kinds.items() if kind is True]
+    plotted_columns = [column for column in numeric if column not in (x, "_timestamp")]
     return {
         "columns": list(kinds),
         "numeric": numeric,
@@ -119,6 +146,10 @@ def summarise(rows, x: str | None = None) -> dict:
         "total": total,
         "first_row": total - len(last),
         "rows": list(last),
-        "series": {column: series[column].points() if column in series else [] for column in numeric
-                   if column not in (x, "_timestamp")},
+        "extent": [least, most] if least is not None else None,
+        "range": [low, high],
+        "in_range": in_range,
+        "series": {column: series[column].points() if column in series else [] for column in plotted_columns},
+        "sampled": {column: series[column].summary() if column in series else {"rows": 0, "bucket": 1, "points": 0}
+                    for column in plotted_columns},
     }

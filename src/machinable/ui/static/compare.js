@@ -2,7 +2,7 @@
 
 import { errorBox, experimentLink, formatValue, getJSON, h, panel, select, statusBadge } from "./dom.js";
 import { linePlot, PALETTE } from "./plot.js";
-import { defaultX, plottedColumns, recordsUrl, xOptions } from "./records.js";
+import { defaultX, plottedColumns, recordsUrl, viewControls, xOptions } from "./records.js";
 
 export function comparePage(main, params) {
   const ids = (params.get("ids") || "").split(",").map((id) => id.trim()).filter(Boolean);
@@ -76,37 +76,56 @@ function configDiff(data) {
 function recordPlots(container, data, colors) {
   let scope = data.scopes[0];
   let xColumn = null;
+  let range = null; // the zoomed x range, null for all rows
+  let loaded = [];
   let sequence = 0;
+  const view = { logY: false, smoothing: 0 };
   const controls = h("div", { class: "toolbar" });
   const plots = h("div", { class: "plots", id: "compare-plots" });
   container.append(controls, plots);
 
-  async function draw() {
+  async function load() {
     const mine = ++sequence;
-    const loaded = await Promise.all(data.experiments.map(async (experiment) => {
+    const fresh = await Promise.all(data.experiments.map(async (experiment) => {
       try {
-        return { experiment, records: await getJSON(recordsUrl(experiment.id, scope, xColumn)) };
+        return { experiment, records: await getJSON(recordsUrl(experiment.id, scope, xColumn, range)) };
       } catch (error) {
         return { experiment, records: { numeric: [], series: {}, x: xColumn } };
       }
     }));
     if (mine !== sequence) return;
+    loaded = fresh;
     const numeric = [...new Set(loaded.flatMap((one) => one.records.numeric))];
     if (xColumn === null || (xColumn !== "" && !numeric.includes(xColumn))) {
       xColumn = defaultX(numeric);
-      if (loaded.some((one) => one.records.x !== xColumn)) return draw(); // one x axis for all of them
+      range = null;
+      if (loaded.some((one) => one.records.x !== xColumn)) return load(); // one x axis for all of them
     }
     controls.replaceChildren(
       h("label", {}, "Scope ", select("compare-scope", data.scopes.map((s) => [s, s]), scope, (event) => {
         scope = event.target.value;
         xColumn = null;
-        draw();
+        range = null;
+        load();
       })),
       h("label", {}, "x axis ", select("compare-x", xOptions(numeric), xColumn, (event) => {
         xColumn = event.target.value;
-        draw();
+        range = null;
+        load();
       })),
+      ...viewControls("compare-", view, draw),
+      range ? h("button", { id: "compare-reset-zoom", onclick: () => zoom(null) }, "Show all rows") : null,
     );
+    draw();
+  }
+
+  function zoom(next) {
+    range = next;
+    load();
+  }
+
+  function draw() {
+    const numeric = [...new Set(loaded.flatMap((one) => one.records.numeric))];
     const columns = plottedColumns(numeric, xColumn);
     const xLabel = xColumn || "row index";
     plots.replaceChildren(...columns.map((column) => linePlot(
@@ -119,9 +138,10 @@ function recordPlots(container, data, colors) {
           points: one.records.series[column] || [],
         })),
       xLabel,
+      { ...view, domain: range, onZoom: (a, b) => zoom([a, b]), onReset: () => { if (range) zoom(null); } },
     )));
     if (!columns.length) plots.replaceChildren(h("p", { class: "empty", text: `No numeric columns in scope "${scope}".` }));
   }
 
-  draw();
+  load();
 }

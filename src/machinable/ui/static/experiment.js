@@ -153,6 +153,9 @@ function overview(detail) {
     ["created", timeCell(detail.created)],
     ["versions", h("code", { id: "versions", text: JSON.stringify(detail.version) })],
     ["uses", detail.uses.length ? h("code", { text: detail.uses.map((use) => use.module).join(", ") }) : null],
+    ["summary", Object.keys(detail.summary || {}).length
+      ? h("code", { id: "summary-metrics", text: Object.entries(detail.summary).map(([key, value]) => `${key}=${formatValue(value)}`).join(", ") })
+      : null],
     ["directory", h("code", { text: detail.directory })],
   ]);
 }

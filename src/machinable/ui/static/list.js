@@ -1,6 +1,8 @@
-// The experiment list: filters (text, module, status, config key=value, group, time), newest first.
+// The experiment list: filters (text, module, status, conditions, group, time), sorted and paged on
+// the server: "rows a–b of N", previous/next, clickable column headers, the page size.
 
-import { errorBox, experimentLink, formatValue, getJSON, h, select, statusBadge, timeCell } from "./dom.js";
+import { errorBox, getJSON, h, select } from "./dom.js";
+import { activeSort, listTable } from "./listtable.js";
 
 const WITHIN = [
   ["", "any time"],
@@ -9,7 +11,10 @@ const WITHIN = [
   ["604800", "last 7 days"],
   ["2592000", "last 30 days"],
 ];
-const FIELDS = ["q", "module", "status", "where", "group", "within", "from", "to"];
+const FILTERS = ["q", "module", "status", "where", "group", "within", "from", "to"];
+const FIELDS = [...FILTERS, "sort", "offset", "limit"];
+const SIZES = ["25", "50", "100", "200", "500"];
+const DEFAULT_SIZE = "50";
 const REFRESH_MS = 3000; // while a shown experiment is running
 
 export function listPage(main, params) {
@@ -22,20 +27,28 @@ export function listPage(main, params) {
 
   const update = (name) => (event) => {
     state[name] = event.target.value;
+    state.offset = ""; // another filter: back to the first page
     clearTimeout(debounce);
     debounce = setTimeout(load, event.type === "input" ? 250 : 0);
   };
   const moduleSelect = select("filter-module", [["", "all modules"]], state.module, update("module"));
   const groupSelect = select("filter-group", [["", "all groups"]], state.group, update("group"));
   const statusSelect = select("filter-status", [["", "any status"]], state.status, update("status"));
+  const now = (event) => { // Enter in a text box: apply it without waiting for the typing pause
+    if (event.key !== "Enter") return;
+    clearTimeout(debounce);
+    state[event.target.id.slice("filter-".length)] = event.target.value;
+    state.offset = "";
+    load();
+  };
   const label = (text, control) => h("label", {}, text, control);
   const form = h(
     "div",
     { class: "filters", id: "filters" },
-    label("Search", h("input", { id: "filter-q", type: "search", placeholder: "id, module, key=value…", value: state.q, oninput: update("q") })),
+    label("Search", h("input", { id: "filter-q", type: "search", placeholder: "id, module, key=value…", value: state.q, oninput: update("q"), onkeydown: now })),
     label("Module", moduleSelect),
     label("Status", statusSelect),
-    label("Config", h("input", { id: "filter-where", placeholder: "key=value key2=value", value: state.where, oninput: update("where") })),
+    label("Filter", h("input", { id: "filter-where", placeholder: "lr<0.1 and opt in [sgd, adam] or @status=failed", value: state.where, oninput: update("where"), onkeydown: now })),
     label("Group", groupSelect),
     label("Created", select("filter-within", WITHIN, state.within, update("within"))),
     label("From", h("input", { id: "filter-from", type: "datetime-local", value: state.from, onchange: update("from") })),
@@ -43,23 +56,48 @@ export function listPage(main, params) {
   );
   const compareButton = h("button", { id: "compare", disabled: true, onclick: compare }, "Compare selected");
   const summary = h("span", { id: "list-summary", class: "muted" });
+  const range = h("span", { id: "page-range" });
+  const previous = h("button", { id: "page-prev", type: "button", disabled: true, onclick: () => turn(-1) }, "← previous");
+  const next = h("button", { id: "page-next", type: "button", disabled: true, onclick: () => turn(1) }, "next →");
+  const size = select("page-size", SIZES.map((n) => [n, `${n} per page`]), state.limit || DEFAULT_SIZE, update("limit"));
   const message = h("div", { id: "list-message" });
-  const body = h("tbody");
-  const table = h(
-    "table",
-    { id: "experiments" },
-    h("thead", {}, h("tr", {}, ["", "id", "module", "status", "created", "group", "config"].map((name) => h("th", { text: name })))),
-    body,
+  const table = listTable({ selected, onSort: sortBy, onPick: updateButton });
+  main.append(
+    h("h1", { text: "Experiments" }),
+    form,
+    h("div", { class: "toolbar" }, compareButton, summary),
+    message,
+    h("div", { class: "toolbar pager", id: "pager" }, previous, range, next, size),
+    h("div", { class: "panel scroll" }, table.element),
   );
-  main.append(h("h1", { text: "Experiments" }), form, h("div", { class: "toolbar" }, compareButton, summary), message, h("div", { class: "panel scroll" }, table));
 
   function compare() {
     location.hash = `#/compare?ids=${[...selected].map(encodeURIComponent).join(",")}`;
   }
 
+  function pageSize() {
+    return Number(state.limit || DEFAULT_SIZE);
+  }
+
+  function turn(direction) {
+    state.offset = String(Math.max(0, Number(state.offset || 0) + direction * pageSize()));
+    load();
+  }
+
+  // A header's click: that column ascending (created: newest first), or the other way round if it
+  // is the column sorted by already. The sort is the server's `?sort=` text, e.g. "-lr".
+  function sortBy(key) {
+    const current = activeSort(state.sort);
+    const descending = current.key === key ? !current.descending : key === "@created";
+    state.sort = key === "@created" && descending ? "" : `${descending ? "-" : ""}${key}`;
+    state.offset = "";
+    load();
+  }
+
   function apiQuery() {
     const query = new URLSearchParams();
-    for (const name of ["q", "module", "status", "group"]) if (state[name]) query.set(name, state[name]);
+    for (const name of ["q", "module", "status", "group", "sort", "offset"]) if (state[name]) query.set(name, state[name]);
+    query.set("limit", String(pageSize()));
     if (state.where.trim()) query.set("where", state.where.trim());
     let since = state.within ? Date.now() / 1000 - Number(state.within) : null;
     if (state.from) since = Math.max(since ?? -Infinity, new Date(state.from).getTime() / 1000);
@@ -79,14 +117,20 @@ export function listPage(main, params) {
     clearTimeout(timer);
     const mine = ++sequence;
     remember();
+    main.dataset.loading = "true";
     let data;
     try {
       data = await getJSON(`/api/experiments?${apiQuery()}`);
     } catch (error) {
-      if (mine === sequence && !disposed) message.replaceChildren(errorBox(error.message, "list-error"));
+      if (mine === sequence && !disposed) failed(error);
       return;
     }
     if (mine !== sequence || disposed) return;
+    if (!data.experiments.length && data.offset > 0 && data.total > 0) { // past the end (fewer rows now): the last page
+      state.offset = String(Math.floor((data.total - 1) / data.limit) * data.limit);
+      return load();
+    }
+    delete main.dataset.loading;
     message.replaceChildren();
     if (data.unreadable.length) {
       const names = data.unreadable.map((entry) => entry.id).join(", ");
@@ -99,44 +143,28 @@ export function listPage(main, params) {
     if (data.experiments.some((experiment) => experiment.status === "running")) timer = setTimeout(load, REFRESH_MS);
   }
 
-  function render(data) {
-    const shown = data.experiments.length;
-    summary.textContent =
-      `${data.total} of ${data.stored} experiment${data.stored === 1 ? "" : "s"}` +
-      (shown < data.total ? ` (newest ${shown} shown)` : "") +
-      ` in ${data.storage}`;
-    if (!shown) {
-      body.replaceChildren(h("tr", {}, h("td", { colspan: 7, class: "empty", id: "no-experiments", text: data.stored ? "No experiments match these filters." : "No experiments stored yet." })));
-      return;
-    }
-    body.replaceChildren(...data.experiments.map(row));
-    updateButton();
+  // A filter that cannot be read (or a failed request): only the error, no rows of an earlier answer.
+  function failed(error) {
+    delete main.dataset.loading;
+    message.replaceChildren(errorBox(error.message, "list-error"));
+    summary.textContent = "";
+    range.textContent = "";
+    previous.disabled = next.disabled = true;
+    table.clear("No list: see the error above.", "list-failed");
   }
 
-  function row(experiment) {
-    const config = Object.entries(experiment.config).map(([key, value]) => `${key}=${formatValue(value)}`).join(", ");
-    const box = h("input", {
-      type: "checkbox",
-      class: "pick",
-      checked: selected.has(experiment.id),
-      "aria-label": `select ${experiment.id}`,
-      onchange: (event) => {
-        if (event.target.checked) selected.add(experiment.id);
-        else selected.delete(experiment.id);
-        updateButton();
-      },
-    });
-    return h(
-      "tr",
-      { dataset: { id: experiment.id, status: experiment.status, module: experiment.module } },
-      h("td", {}, box),
-      h("td", { class: "id" }, experimentLink(experiment.id)),
-      h("td", { class: "module", text: experiment.module }),
-      h("td", {}, statusBadge(experiment.status)),
-      h("td", { class: "created" }, timeCell(experiment.created)),
-      h("td", { class: "group mono", text: experiment.group }),
-      h("td", { class: "config-summary", title: config, text: config }),
-    );
+  function render(data) {
+    const shown = data.experiments.length;
+    const first = shown ? data.offset + 1 : 0;
+    summary.textContent = `${data.total.toLocaleString("en-US")} of ${data.stored.toLocaleString("en-US")} experiment${data.stored === 1 ? "" : "s"} in ${data.storage}`;
+    range.textContent = `rows ${first.toLocaleString("en-US")}–${(data.offset + shown).toLocaleString("en-US")} of ${data.total.toLocaleString("en-US")}`;
+    range.dataset.first = first;
+    range.dataset.last = data.offset + shown;
+    range.dataset.total = data.total;
+    previous.disabled = data.offset <= 0;
+    next.disabled = data.offset + data.limit >= data.total;
+    table.render({ ...data, sort: state.sort });
+    updateButton();
   }
 
   function updateButton() {
