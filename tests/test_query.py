@@ -127,3 +127,23 @@ def test_find_includes_subclasses_modules_when_asked(stored, project):
     with_subclasses = ids(find("train", subclasses=True))
     assert with_subclasses[0] == long.experiment_id and set(with_subclasses[1:]) == set(ids(find("train")))
     assert ids(find("train", subclasses=True, where="epochs=2")) == [long.experiment_id, stored["b"].experiment_id]
+
+
+def test_the_index_records_each_status_as_runs_start_and_end(stored, project):
+    from machinable.conditions import where
+    from machinable.storage import Storage
+
+    storage = Storage.current()
+
+    def indexed() -> dict:
+        return dict(storage.index.db.execute("SELECT id, status FROM experiments").fetchall())
+
+    expected = {stored[k].experiment_id: "finished" for k in "abcg"} | {stored["d"].experiment_id: "failed"}
+    queued = get("train", {"epochs": 9}).commit()
+    assert indexed() == expected | {queued.experiment_id: "committed"}
+    assert storage.select(where({"@status": "finished"}))[1]  # decided by the index alone
+    assert not storage.select(where({"@status": "running"}))[1]  # running or died: the heartbeat tells
+    assert storage.count(where({"@status": "failed"})) == 1
+    storage.rebuild_index()  # read back from the files
+    assert indexed() == expected | {queued.experiment_id: "committed"}
+    assert ids(find(status="committed")) == [queued.experiment_id]

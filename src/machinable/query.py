@@ -29,16 +29,7 @@ def find(module: str | None = None, *, where=None, status: str | None = None, gr
     storage = storage or Storage.current()
     wanted = conditions(where) & _own_fields(storage, module, status, group, subclasses)
     order = parse_sort(sort) if isinstance(sort, str) else sort
-    directories, exact = storage.select(wanted, order, limit=limit if limit is not None and not wanted.on("status") else None)
-    found, unreadable = Collection(), []
-    for directory in directories:
-        opened = open_stored(storage, directory)
-        if isinstance(opened, Unreadable):
-            unreadable.append(opened)
-        elif exact or wanted.matches(opened.config.to_dict(), **fields(opened)):
-            found.append(opened)
-            if limit is not None and len(found) == limit:
-                break
+    found, unreadable = _select(storage, wanted, order, limit)
     found.unreadable = unreadable
     if unreadable:
         warnings.warn(
@@ -46,6 +37,26 @@ def find(module: str | None = None, *, where=None, status: str | None = None, gr
             f"the result): {unreadable[0]}", RuntimeWarning, stacklevel=2,
         )
     return found
+
+
+def _select(storage, wanted: Where, order, limit: int | None) -> tuple[Collection, list]:
+    """The experiments meeting `wanted`: the index selects, each opened one is checked where the index
+    is not exact or the condition is on the status (the index records it as runs start and end; the
+    files are the truth). If that check drops rows of a limited page, the selection is read whole."""
+    directories, exact = storage.select(wanted, order, limit=limit)
+    check = not exact or wanted.on("status")
+    found, unreadable = Collection(), []
+    for directory in directories:
+        opened = open_stored(storage, directory)
+        if isinstance(opened, Unreadable):
+            unreadable.append(opened)
+        elif not check or wanted.matches(opened.config.to_dict(), **fields(opened)):
+            found.append(opened)
+            if limit is not None and len(found) == limit:
+                return found, unreadable
+    if limit is not None and check and len(directories) == limit:
+        return _select(storage, wanted, order, None)
+    return found, unreadable
 
 
 def fields(experiment) -> dict:

@@ -74,6 +74,7 @@ class Attempt:
         previous = experiment._status()
         started = time.time()
         name = execution.write_record(experiment, started, self.describe(), self.check)
+        experiment.storage.index_status(experiment.experiment_id, "started")
         status = {"started_at": started, "execution": name, "attempt": self.number}
         if previous:
             status["resumed_from"] = previous
@@ -94,6 +95,7 @@ class Attempt:
                 failed = {**status, "failed_at": now, "heartbeat_at": now}
                 failed["error"] = {"type": type(error).__name__, "message": str(error), "traceback": trace}
                 write_json(path, failed, self.check)
+                experiment.storage.index_status(experiment.experiment_id, "failed")
                 experiment.on_failure(error)
                 experiment.on_finish(False)
                 failure = ExecutionFailed(
@@ -106,6 +108,7 @@ class Attempt:
             close_attempt(experiment, list(experiment._records))
             now = time.time()
             write_json(path, {**status, "finished_at": now, "heartbeat_at": now}, self.check)
+            experiment.storage.index_status(experiment.experiment_id, "finished")
             experiment.on_finish(True)
         return None
 

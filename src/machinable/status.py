@@ -15,6 +15,23 @@ from machinable.storage.claim import Claim
 from machinable.storage.files import read_json, read_metadata
 
 
+def indexed_status(directory: str) -> str:
+    """What the index records of an experiment's runs, read from its files: committed, started (running
+    or died: a heartbeat tells which), finished or failed. Damaged files read as started (checked on reading)."""
+    try:
+        status = read_metadata(os.path.join(directory, STATUS), default={})
+        attempts = sorted(n for n in os.listdir(os.path.join(directory, "executions")) if n.endswith(".json") and not n.startswith("."))
+    except FileNotFoundError:
+        attempts = []
+    except (OSError, CorruptMetadata):
+        return "started"
+    if "finished_at" in status:
+        return "finished"
+    if not attempts:
+        return "committed"
+    return "failed" if "failed_at" in status and status.get("execution") == attempts[-1] else "started"
+
+
 class StoredRuns:
     """The part of `Experiment` that reads how its runs went (public API: status, is_*(), *_at(), error(), output(), executions)."""
 

@@ -25,6 +25,7 @@ from machinable.errors import (
     ValidationError,
 )
 from machinable.storage import files
+from machinable.storage.index import SCHEMA_VERSION
 
 TRAIN = '''
 from dataclasses import dataclass, field
@@ -409,7 +410,7 @@ def test_index_damaged_gives_a_clear_error_and_rebuild_recovers_everything(three
     message = result.stderr.strip().splitlines()[-1]
     if damage == "newer-schema":  # a subclass of IndexCorrupt
         assert message.startswith("machinable.storage.index.NewerIndex: The index " + path)
-        assert "schema version 99, newer than this machinable understands (2). Upgrade machinable" in message
+        assert f"schema version 99, newer than this machinable understands ({SCHEMA_VERSION}). Upgrade machinable" in message
     else:
         assert message.startswith("machinable.errors.IndexCorrupt: The index " + path)
         assert "cannot be read" in message and "run `machinable index rebuild`" in message

@@ -144,8 +144,8 @@ if where == "before_directory":
         time.sleep(600)
     filesystem.Filesystem._create = hold
 else:  # after experiment.json is written, before its index row
-    def hold(self, meta, *args):
-        print("holding", meta["experiment_id"], flush=True)
+    def hold(self, entry, *args):
+        print("holding", entry.meta["experiment_id"], flush=True)
         time.sleep(600)
     index.Index.add = hold
 get("estimate_gravity", {"time_dilation": 5}).commit()

@@ -83,6 +83,10 @@ class Storage(Element, abc.ABC):
         """The local directory holding an experiment's files."""
 
     @abc.abstractmethod
+    def index_status(self, experiment_id: str, status: str) -> None:
+        """Record how an experiment's run stands (committed, started, finished, failed) for finding it by status."""
+
+    @abc.abstractmethod
     def index_summary(self, experiment_id: str, summary: dict) -> None:
         """Make an experiment findable by its summary metrics (`machinable.summary`)."""
 

@@ -17,7 +17,8 @@ from machinable.errors import CorruptMetadata
 from machinable.storage import metadata as stored
 from machinable.storage.files import TEMPORARY, probe_writable, write_json
 from machinable.storage.identities import Markers
-from machinable.storage.index import Index, MemoryIndex
+from machinable.storage.index import Entry, Index, MemoryIndex
+from machinable.status import indexed_status
 
 METADATA = stored.METADATA
 
@@ -215,7 +216,7 @@ class Filesystem(Storage):
             write_json(os.path.join(directory, METADATA), metadata)
             relative = os.path.relpath(directory, self.root)
             marked = self._mark(metadata["identity"], metadata["seed"], relative)
-            index.add(metadata, relative, keys, self.markers.version)
+            index.add(Entry(metadata, relative, keys), self.markers.version)
         except BaseException as error:
             if not isinstance(error, StorageError):  # e.g. interrupted after the row was written
                 _quietly(index.remove, metadata["experiment_id"])
@@ -245,7 +246,7 @@ class Filesystem(Storage):
         metadata = stored.read(path, default=None)
         if metadata is not None:
             self._mark(metadata["identity"], metadata["seed"], directory)
-            self.index.add(metadata, directory, metadata["keys"], self.markers.version)
+            self.index.add(self._entry(metadata, directory), self.markers.version)
         else:
             _remove_unfinished(path)
 
@@ -295,8 +296,7 @@ class Filesystem(Storage):
             return None
         if not self.index.read_only:  # a stale index, or the commit of a process that died before its row
             self._recover_dead_commits()
-            found = summary.flat(summary.read(os.path.join(self.root, directory)))
-            self.index.add(metadata, directory, metadata["keys"], summary=found)
+            self.index.add(self._entry(metadata, directory))
         return metadata
 
     def locate(self, experiment_id: str) -> str:
@@ -317,6 +317,9 @@ class Filesystem(Storage):
         rows, exact = self.index.select(where, sort, offset, limit)
         found = (os.path.join(self.root, row[-1]) for row in rows)
         return [directory for directory in found if os.path.isdir(directory)], exact
+
+    def index_status(self, experiment_id: str, status: str) -> None:
+        self.index.set_status(experiment_id, status)
 
     def index_summary(self, experiment_id: str, summary: dict) -> None:
         self.index.set_summary(experiment_id, summary)
@@ -380,7 +383,7 @@ class Filesystem(Storage):
         return count
 
     def _index_entries(self, damaged: list, on_damaged=None, mark: bool = True):
-        """(metadata, directory, keys, summary) of the readable experiments; the directories of damaged ones go to
+        """`Entry`s of the readable experiments; the directories of damaged ones go to
         `damaged`. `mark` creates the readable ones' missing identity markers."""
 
         def skip(error: CorruptMetadata) -> None:
@@ -390,7 +393,12 @@ class Filesystem(Storage):
         for metadata, directory in self.scan(skip):
             if mark:
                 self._mark(metadata["identity"], metadata["seed"], directory)
-            yield metadata, directory, metadata["keys"], summary.flat(summary.read(os.path.join(self.root, directory)))
+            yield self._entry(metadata, directory)
+
+    def _entry(self, metadata: dict, directory: str) -> Entry:
+        """The index entry of a stored experiment, with the summary and status its files hold."""
+        path = os.path.join(self.root, directory)
+        return Entry(metadata, directory, metadata["keys"], summary.flat(summary.read(path)), indexed_status(path))
 
 
 def _warn_skipped(error: CorruptMetadata) -> None:

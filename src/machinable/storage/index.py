@@ -14,13 +14,14 @@ import math
 import os
 import sqlite3
 import time
+from typing import NamedTuple
 
 from machinable.errors import IndexCorrupt, StorageError
 from machinable.storage.claim import Claim
 from machinable.storage import selection
 from machinable.storage.files import probe_writable
 
-SCHEMA_VERSION = 2  # 2: the `leaves` table of config values (storage.selection)
+SCHEMA_VERSION = 3  # 2: the `leaves` table of config values (storage.selection); 3: status
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS experiments (
@@ -34,8 +35,11 @@ CREATE TABLE IF NOT EXISTS experiments (
     directory TEXT NOT NULL,
     grp TEXT NOT NULL,
     ancestor TEXT,
-    config TEXT NOT NULL
+    config TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'committed'
 );
+CREATE INDEX IF NOT EXISTS experiments_created ON experiments (created DESC, id);
+CREATE INDEX IF NOT EXISTS experiments_status ON experiments (status, created);
 CREATE INDEX IF NOT EXISTS experiments_identity ON experiments (identity);
 CREATE INDEX IF NOT EXISTS experiments_module ON experiments (module, created);
 CREATE INDEX IF NOT EXISTS experiments_ancestor ON experiments (ancestor);
@@ -84,10 +88,22 @@ def _config_json(config: dict) -> str:
     return json.dumps(encode(config), sort_keys=True, allow_nan=False)
 
 
-COLUMNS = ("id", "module", "identity", "keys_hash", "seed", "created", "timestamp", "directory", "grp", "ancestor", "config")
+COLUMNS = ("id", "module", "identity", "keys_hash", "seed", "created", "timestamp", "directory", "grp", "ancestor", "config",
+           "status")
 
 
-def row_from_metadata(meta: dict, directory: str) -> tuple:
+class Entry(NamedTuple):
+    """One experiment as the index keeps it: its metadata, directory (relative to the storage), identifying
+    config keys, summary metrics and status word (`machinable.status.indexed_status`)."""
+
+    meta: dict
+    directory: str
+    keys: list
+    summary: dict | None = None
+    status: str = "committed"
+
+
+def row_from_metadata(meta: dict, directory: str, status: str = "committed") -> tuple:
     return (
         meta["experiment_id"],
         meta["module"],
@@ -100,6 +116,7 @@ def row_from_metadata(meta: dict, directory: str) -> tuple:
         meta["group"],
         meta.get("ancestor"),
         _config_json(meta["config"]),
+        status,
     )
 
 
@@ -108,13 +125,14 @@ _INSERT_EXPERIMENT = (
 )
 
 
-def _insert(db, meta: dict, directory: str, keys: list, summary: dict | None = None) -> None:
-    db.execute(_INSERT_EXPERIMENT, row_from_metadata(meta, directory))
+def _insert(db, entry: Entry) -> None:
+    meta = entry.meta
+    db.execute(_INSERT_EXPERIMENT, row_from_metadata(meta, entry.directory, entry.status))
     db.execute(
         "INSERT OR IGNORE INTO keysets (module, keys_hash, keys) VALUES (?, ?, ?)",
-        (meta["module"], meta["keys_hash"], json.dumps(keys)),
+        (meta["module"], meta["keys_hash"], json.dumps(entry.keys)),
     )
-    selection.insert_leaves(db, meta["experiment_id"], meta["config"], summary)
+    selection.insert_leaves(db, meta["experiment_id"], meta["config"], entry.summary)
 
 
 _STATE = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value)"
@@ -337,14 +355,23 @@ class Index:
 
     # --- writing ------------------------------------------------------------------
 
-    def add(self, meta: dict, directory: str, keys: list, synced=None, summary: dict | None = None) -> None:
+    def add(self, entry: Entry, synced=None) -> None:
         """Add one experiment's row; `synced()` is the identity markers' version now (see `_set_synced`)."""
+        meta = entry.meta
         try:
             with _write(self.db) as db:
-                _insert(db, meta, directory, keys, summary)
+                _insert(db, entry)
                 _set_synced(db, synced)
         except sqlite3.Error as e:
             raise StorageError(f"Cannot add experiment {meta['experiment_id']} to the index {self.path}: {e}.") from e
+
+    def set_status(self, experiment_id: str, status: str) -> None:
+        """Record an experiment's status word (see `Entry`) as its run starts and ends."""
+        try:
+            with _write(self.db) as db:
+                db.execute("UPDATE experiments SET status = ? WHERE id = ?", (status, experiment_id))
+        except sqlite3.Error as e:
+            raise StorageError(f"Cannot index the status of experiment {experiment_id} in {self.path}: {e}.") from e
 
     def set_summary(self, experiment_id: str, summary: dict) -> None:
         """Replace the summary metrics an experiment's row is found and sorted by."""
@@ -361,7 +388,7 @@ class Index:
 
     def rebuild(self, entries, progress=None, replace_unreadable: bool = False, if_needed: bool = False,
                 synced=None, kept=()) -> int:
-        """Refill the index from `(metadata, directory, keys, summary)` entries; returns the count.
+        """Refill the index from `Entry`s; returns the count.
 
         Everything happens in one write transaction, with `entries` read lazily inside
         it: concurrent commits wait for it, so none is lost, and readers see either the
@@ -384,9 +411,9 @@ class Index:
                 db.execute("DELETE FROM scanned")
                 started = True  # from here on `entries` are consumed: no second attempt
                 count = 0
-                for meta, directory, keys, summary in entries:
-                    _insert(db, meta, directory, keys, summary)
-                    db.execute("INSERT OR IGNORE INTO scanned (directory) VALUES (?)", (directory,))
+                for entry in entries:
+                    _insert(db, entry)
+                    db.execute("INSERT OR IGNORE INTO scanned (directory) VALUES (?)", (entry.directory,))
                     count += 1
                     if progress:
                         progress()
@@ -423,8 +450,8 @@ class Index:
         try:
             for rows in _batches(entries, batch):
                 with _write(self.db) as db:
-                    for meta, directory, keys, summary in rows:
-                        _insert(db, meta, directory, keys, summary)
+                    for entry in rows:
+                        _insert(db, entry)
                 count += len(rows)
             with _write(self.db) as db:
                 _set_synced(db, synced)

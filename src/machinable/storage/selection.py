@@ -5,8 +5,8 @@ array, kind, value), indexed by (key, kind, value): equality and ranges on one k
 index lookups. Kinds: b(ool) 0/1, n(umber) INTEGER or REAL (NaN as NULL; SQLite compares
 integers with reals exactly), N (an integer beyond 64 bits, stored rounded as REAL),
 s(tring), z (None), j(son text of a list or an empty dict, values normalised as equality
-sees them). Where SQL cannot decide exactly (`@status`, predicates, integers beyond 64
-bits), it selects a superset and `exact` is False: the caller checks each row in Python.
+sees them). Where SQL cannot decide exactly (running or died, predicates, integers beyond
+64 bits), it selects a superset and `exact` is False: the caller checks each row in Python.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class Compiled:
         clauses, by_key = [], {}
         for condition in group:
             if condition.field == "status":
-                self.exact = False
+                clauses.append(self._status(condition))
             elif condition.field is not None:
                 clauses.append(self._column(COLUMNS[condition.field], condition))
             elif condition.operator in ("exists", "missing", "?"):
@@ -190,6 +190,20 @@ class Compiled:
         if text is not None and text != value:
             branches.append(("kind = 's' AND value = ?", [text]))
         return branches
+
+    def _status(self, condition: Condition) -> str:
+        """The status word the index records as runs start and end (committed, started, finished, failed):
+        running and died are both "started" (a heartbeat tells them apart: checked in Python), or
+        still "committed" where the start happened on a host whose index write is not seen yet."""
+        words = condition.value if condition.operator == "in" else (condition.value,)
+        if any(word in ("running", "died") for word in words):
+            self.exact = False  # also "committed" rows: a start the index has not seen yet (another host)
+            if condition.operator == "!=":
+                return "1"  # running != died: which one needs the heartbeat
+        indexed = sorted({w for word in words for w in (("started", "committed") if word in ("running", "died") else (word,))})
+        self.args += indexed
+        inside = "NOT IN" if condition.operator == "!=" else "IN"
+        return f"e.status {inside} ({', '.join('?' * len(indexed))})"
 
     def _column(self, column: str, condition: Condition) -> str:
         operator = condition.operator

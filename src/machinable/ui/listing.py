@@ -3,9 +3,10 @@
     rows, total, unreadable, configs = page(storage, Filters.from_query(query), 0, 50, summary)
     columns(configs, [row["summary"] for row in rows])   # the config keys and summary metrics as columns
 
-The conditions and the order run in SQL (`Storage.select`/`count`); only the experiments of the
-page are opened. What SQL cannot decide exactly (`@status`, the free text `q`, integers beyond 64
-bits) is checked experiment by experiment over every candidate, to count them.
+The conditions and the order run in SQL (`Storage.select`/`count`), the status as the index
+records it when runs start and end; only the experiments of the page are opened. What SQL cannot
+decide exactly (running or died, the free text `q`, integers beyond 64 bits) is checked
+experiment by experiment over every candidate, to count them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def page(storage, filters: Filters, offset: int, limit: int, summary) -> tuple[l
     unreadable experiments met, the configs of the rows as nested dicts). Each row also has the
     experiment's summary metrics (`summary`)."""
     shown, unreadable, configs = [], [], []
-    if filters.text is None and not filters.where.on("status"):
+    if filters.text is None:
         directories, exact = storage.select(filters.where, filters.sort, offset, limit)
         if exact:
             for directory in directories:
