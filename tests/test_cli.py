@@ -260,7 +260,7 @@ def test_list_filters(project):
     failed = field(run("get", "broken", "--launch", ok=False).output, "id")
 
     everything = run("list").output
-    assert all(i in everything for i in (*ids.values(), failed))
+    assert all(i in everything for i in (*ids.values(), failed)), everything
     assert committed not in everything
     assert "finished" in everything and "failed" in everything
 

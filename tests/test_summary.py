@@ -121,3 +121,31 @@ def test_replicates_group_runs_equal_apart_from_the_seed(project):
     assert "summary.test_acc ±" in groups.as_table()
     frame = groups.as_dataframe()
     assert list(frame["n"]) == [3, 3] and frame["summary.test_acc"].dtype.kind == "f"
+
+
+def test_the_runs_table_of_machinable_list(runs, monkeypatch):
+    import csv
+    import io
+
+    from click.testing import CliRunner
+
+    from machinable.cli import cli
+
+    monkeypatch.setenv("COLUMNS", "160")
+
+    def listed(*args) -> str:
+        result = CliRunner().invoke(cli, ["list", "train", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    header = [line for line in listed().splitlines() if "┃" in line][0]
+    cells = [cell.strip() for cell in header.strip("┃").split("┃")]
+    assert cells == ["id", "status", "created", "alpha", "summary.step", "summary.loss", "summary.val.acc",
+                     "summary.test_acc"]  # fail_at is the same in every row: not a column
+    chosen = listed("--columns", "alpha,summary.test_acc", "--sort", "-summary.test_acc")
+    table = [[cell.strip() for cell in line.strip("│").split("│")] for line in chosen.splitlines() if "│" in line]
+    assert [row[3:] for row in table] == [["0.1", "0.95"], ["0.2", "0.9"], ["0.4", "0.8"]]
+    rows = list(csv.DictReader(io.StringIO(listed("--csv", "--where", "summary.test_acc>=0.9"))))
+    assert [(row["alpha"], row["summary.test_acc"]) for row in rows] == [("0.2", "0.9"), ("0.1", "0.95")]
+    assert rows[0]["status"] == "finished" and rows[0]["created"].endswith("+00:00")
+    assert json.loads(listed("--json", "-n", "1"))[0]["summary"]["val.acc"] == 0.6

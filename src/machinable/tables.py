@@ -34,18 +34,24 @@ def cell(value) -> str:
 
 
 def fit(rows: list[dict], width: int, fixed=FIXED) -> list[dict]:
-    """The rows as they are if one column per key fits `width`, else with the other keys in one `config` column."""
-    natural = 1 + sum(
-        3 + max([len(str(column))] + [len(cell(row.get(column, ""))) for row in rows]) for column in columns(rows)
-    )
-    if natural <= width:
+    """The rows as they are if one column per key fits `width`, else without the `created` column if
+    that fits, else with the non-fixed keys in one `config` column."""
+    if _natural_width(rows) <= width:
         return rows
+    if "created" in fixed:
+        without = [{key: value for key, value in row.items() if key != "created"} for row in rows]
+        if _natural_width(without) <= width:
+            return without
     fitted = []
     for row in rows:
         kept = {key: value for key, value in row.items() if key in fixed}
         kept["config"] = "  ".join(f"{key}={cell(value)}" for key, value in row.items() if key not in fixed)
         fitted.append(kept)
     return fitted
+
+
+def _natural_width(rows: list[dict]) -> int:
+    return 1 + sum(3 + max([len(str(column))] + [len(cell(row.get(column, ""))) for row in rows]) for column in columns(rows))
 
 
 def terminal_size() -> tuple[int, int]:

@@ -12,6 +12,7 @@ import warnings
 
 import click
 
+from machinable.cli import runs
 from machinable.cli.output import experiment_json, storage_missing, storage_root
 from machinable.conditions import STATUSES
 from machinable.tables import draw, fit, fitting, terminal_size
@@ -34,11 +35,17 @@ from machinable.tables import draw, fit, fitting, terminal_size
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None,
               help="Show at most N (newest first; default: as many as fit the terminal).")
 @click.option("--all", "show_all", is_flag=True, help="Show every experiment, however many.")
+@click.option("--columns", "-c", default=None, metavar="KEYS",
+              help="The columns after id, status and created: config keys and summary.<metric>, e.g. "
+                   "alpha,summary.test_acc (default: the config keys that differ among the rows, then the metrics).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON array of the experiments instead of a table (all of them, or --limit N).")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Print CSV instead of a table (all of them, or --limit N; every config key and metric, or --columns).")
 def list_command(module: str | None, status: str | None, where: tuple, group: str | None, sort: str | None,
-                 limit: int | None, show_all: bool, as_json: bool) -> None:
-    """Stored experiments, newest first, as a table (id, module, status, created, config)."""
+                 limit: int | None, show_all: bool, columns: str | None, as_json: bool, as_csv: bool) -> None:
+    """Stored experiments, newest first, as a runs table: id, status, created, then the config keys that
+    differ among them and their summary metrics (or --columns)."""
     from machinable.conditions import Where, parse, parse_sort
     from machinable.errors import ConditionError
     from machinable.storage import Storage
@@ -52,7 +59,7 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
         raise click.UsageError(str(error)) from None
     storage = Storage.current()
     width, height = terminal_size()
-    if show_all or (as_json and limit is None):
+    if show_all or ((as_json or as_csv) and limit is None):
         wanted = None
     else:
         wanted = limit or max(height - 6, 10)  # below the title and the table's frame
@@ -64,12 +71,17 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
         shown = [experiment_json(experiment) for experiment in found]
         click.echo(json.dumps(shown + [entry.as_dict() for entry in unreadable], indent=1))
         return
+    if as_csv:
+        click.echo(runs.as_csv(found, runs.parse_columns(columns)), nl=False)
+        return
     for entry in unreadable:
         click.echo(f"Unreadable: {entry}", err=True)
     if not found and not unreadable:
         click.echo("No experiments found" + (f" in {storage_root(storage)}" if storage_root(storage) else "") + ".")
         return
-    table = fit([experiment.as_row() for experiment in [*found, *unreadable]], width)
+    fixed = ("id", "module", "status", "created") if len({e.module for e in found}) > 1 else runs.FIXED
+    table, _ = runs.rows(found, runs.parse_columns(columns), fixed)
+    table = fit(table + [entry.as_row() for entry in unreadable], width, fixed)
     if limit is None and not show_all:  # rows whose config wraps take more lines: keep those that fit
         kept = min(max(fitting(table, width, max(height - 2, 14)) - len(unreadable), 1), len(found))
         table = table[:kept] + table[len(found):]

@@ -62,6 +62,7 @@ def experiment_json(experiment) -> dict:
         "seed": experiment.seed,
         "version": experiment.version(),
         "config": experiment.config.to_dict(),
+        "summary": experiment.summary(),
         "ancestor": metadata.get("ancestor"),
         "created_at": times.iso(moments["created"]),
         "started_at": times.iso(moments["started"]),
