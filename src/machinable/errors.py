@@ -73,5 +73,9 @@ class StateError(MachinableError, RuntimeError):
     """An operation does not fit the experiment's state (e.g. changing a committed experiment)."""
 
 
+class SettingError(MachinableError, ValueError):
+    """An environment setting of machinable (e.g. MACHINABLE_DURABILITY) has a value it does not know."""
+
+
 class SlurmError(MachinableError, RuntimeError):
     """sbatch or scontrol failed, or is missing."""

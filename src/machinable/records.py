@@ -8,6 +8,7 @@ import time
 
 from machinable.collection import Collection, pandas
 from machinable.errors import StorageError, ValidationError
+from machinable.storage import durability
 
 def _line_encoder():
     """Encode a row as one compact JSON line; the C encoder made once (json.dumps makes one per call)."""
@@ -46,7 +47,7 @@ class Record:
     attempt that was taken over can neither add rows nor touch the newer attempt's.
     """
 
-    __slots__ = ("path", "_check", "_fd", "_map", "_window", "_offset", "_row")
+    __slots__ = ("path", "_check", "_fd", "_map", "_window", "_offset", "_row", "_durable")
 
     CHUNK = 1 << 20
 
@@ -58,6 +59,7 @@ class Record:
         self._window = 0  # file offset of the mapped window
         self._offset = 0  # where the next row goes
         self._row: dict = {}
+        self._durable = durability.fsync()  # MACHINABLE_DURABILITY=fsync: each row on disk when save() returns
 
     def __setitem__(self, key, value):
         self._row[key] = value
@@ -94,6 +96,8 @@ class Record:
         self._map[start:end] = line
         self._offset += len(line)
         self._row = {}
+        if self._durable:
+            os.fdatasync(self._fd)  # the mapped pages and the reserved size
         return row
 
     def _open(self) -> bytes:

@@ -8,6 +8,7 @@ import os
 import re
 
 from machinable.errors import CorruptMetadata, StorageError, UnsafePath, UnsupportedFormat
+from machinable.storage import durability
 
 DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl")
 
@@ -21,11 +22,13 @@ TEMPORARY = re.compile(r"^\..+\.\d+\.[0-9a-f]+\.tmp$")
 def write_atomic(path: str, data: bytes, check=None) -> None:
     """Write via a temporary file in the same directory and rename it into place.
 
-    A crash at any point leaves either the old file or the new one, never a mix.
+    A crash at any point leaves either the old file or the new one, never a mix; under
+    `MACHINABLE_DURABILITY=fsync` (see `durability`) also a power loss after it returned.
     `check()` (a run's fence) is called just before the rename: if it raises, the
     file is left as it was.
     """
     directory, name = os.path.split(path)
+    durable = durability.fsync()
     tmp = os.path.join(directory, f".{name}.{os.getpid()}.{next(_temporary_names)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -34,9 +37,14 @@ def write_atomic(path: str, data: bytes, check=None) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         if check is not None:
             check()
         os.replace(tmp, path)
+        if durable:
+            durability.sync_directory(directory or ".")
     except BaseException as e:
         _remove_quietly(tmp)
         if isinstance(e, OSError):

@@ -14,7 +14,7 @@ from machinable.errors import ExperimentNotFound, StorageError
 from machinable.storage import Storage
 from machinable.storage.claim import Claim, stale_after
 from machinable.errors import CorruptMetadata
-from machinable.storage import metadata as stored
+from machinable.storage import durability, metadata as stored
 from machinable.storage.files import TEMPORARY, probe_writable, write_json
 from machinable.storage.identities import Markers
 from machinable.storage.index import Entry, Index, MemoryIndex
@@ -174,6 +174,7 @@ class Filesystem(Storage):
         finishes or removes that directory (`_recover`), so the index never misses a
         committed experiment and `get()` never creates a duplicate.
         """
+        durability.fsync()  # a durability setting it does not know: an error before anything is written
         self.check_writable()
         index = self.index
         while index.directory(metadata["experiment_id"]) is not None or os.path.exists(self.directory_of(metadata)):
@@ -213,6 +214,7 @@ class Filesystem(Storage):
             raise StorageError(f"Cannot create experiment directory {directory}: {e.strerror}.") from e
         marked = []
         try:
+            durability.sync_directory(group_directory)
             write_json(os.path.join(directory, METADATA), metadata)
             relative = os.path.relpath(directory, self.root)
             marked = self._mark(metadata["identity"], metadata["seed"], relative)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+from machinable.storage import durability
 from machinable.storage.files import write_atomic
 
 DIRECTORY = ".identities"
@@ -52,9 +53,13 @@ class Markers:
                 continue
             try:
                 os.write(fd, directory.encode())
+                if durability.fsync():
+                    os.fsync(fd)
             finally:
                 os.close(fd)
             created.append(path)
+        if created:
+            durability.sync_directory(self.directory)
         return created
 
     def version(self) -> int | None:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from machinable.errors import IndexCorrupt, StorageError
 from machinable.storage.claim import Claim
-from machinable.storage import selection
+from machinable.storage import durability, selection
 from machinable.storage.files import probe_writable
 
 SCHEMA_VERSION = 3  # 2: the `leaves` table of config values (storage.selection); 3: status
@@ -240,7 +240,7 @@ class Index:
         try:
             db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             _while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
-            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA synchronous={'FULL' if durability.fsync() else 'NORMAL'}")
             version = _while_locked(lambda: db.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise NewerIndex(
