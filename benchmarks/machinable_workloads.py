@@ -354,9 +354,45 @@ def w_lookup_only(args) -> None:
                 if perf() > budget_end:
                     break
             res["find_where_ms"] = summarize(ftimes, digits=3)
+        if args.find_lookups:
+            res["query"] = query_times(n, rng, args.find_lookups * 4)
     res["process_total_s"] = r(perf() - t_proc, 3)
     res["peak_rss_mb"] = maxrss_mb()
     emit(TOOL, "lookup-only", args, res)
+
+
+def query_times(n: int, rng, rounds: int) -> dict:
+    """The condition language on one key among n experiments: equality (`seed = k`, one match) and
+    a range (`lr` over 1 % of them), in the SQLite index alone (`Index.select`: the ids and directories)
+    and through `find()` (which also opens every match, ~30 µs each)."""
+    from machinable import find
+    from machinable.conditions import where
+    from machinable.storage import Storage
+
+    storage = Storage.current()
+    span = max(n // 100, 1)
+
+    def equality():
+        k = rng.randrange(n)
+        return {"seed": k}, 1
+
+    def ranged():
+        start = rng.randrange(n - span + 1)
+        return {"lr": {">=": (start - 0.5) * 1e-4, "<": (start + span - 0.5) * 1e-4}}, span
+
+    out = {"range_rows": span}
+    for name, make in (("eq", equality), ("range", ranged)):
+        for how in ("index", "find"):
+            times = []
+            for _ in range(rounds if how == "index" else max(rounds // 4, 3)):
+                spec, expected = make()
+                condition = where(spec)
+                t = perf()
+                found = storage.index.select(condition)[0] if how == "index" else find(MODULE, where=condition)
+                times.append(perf() - t)
+                assert len(found) == expected, (spec, len(found), expected)
+            out[f"{name}_{how}_ms"] = summarize(times, digits=4)
+    return out
 
 
 def _child(args, *argv, timeout=1800) -> dict:

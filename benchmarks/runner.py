@@ -54,6 +54,9 @@ FULL = {
     "peer_log_budget_s": 15.0,
     "cli_runs": 10,
     "peer_cli_runs": 5,
+    "fsync_rows": 2_000,
+    "cli_startup_n": 10_000,
+    "cli_startup_rounds": 15,
 }
 QUICK = {
     "import_rounds": 5,
@@ -70,6 +73,9 @@ QUICK = {
     "peer_log_budget_s": 3.0,
     "cli_runs": 3,
     "peer_cli_runs": 2,
+    "fsync_rows": 200,
+    "cli_startup_n": 200,
+    "cli_startup_rounds": 3,
 }
 
 T0 = time.time()
@@ -231,7 +237,7 @@ class Runner:
         self.results: list[dict] = []  # every workload invocation: ok or error
         self.pythons: dict[str, str] = {}
 
-    def run(self, tool, workload, script, argv, python, timeout=1500, base_root=None, tag=None):
+    def run(self, tool, workload, script, argv, python, timeout=1500, base_root=None, tag=None, env=None):
         base = os.path.join(base_root or self.args.base, f"{tool}-{workload}-{len(self.results)}")
         os.makedirs(base, exist_ok=True)
         cmd = [python, os.path.join(HERE, script), workload, *argv, "--base", base]
@@ -241,9 +247,10 @@ class Runner:
         if tag:
             label += f" [{tag}]"
         entry = {"tool": tool, "workload": workload, "argv": argv, "cmd": " ".join(map(shlex.quote, cmd)),
-                 "tag": tag}
+                 "tag": tag, "env": env or {}}
         try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env(python), cwd=base)
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**child_env(python), **(env or {})},
+                               cwd=base)
             lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
             if p.returncode != 0 or not lines:
                 entry.update(status="error", error=f"exit {p.returncode}: {p.stderr.strip()[-2500:]}")
@@ -309,6 +316,24 @@ class Runner:
         return entry
 
 
+    # workload 6: the CLI's start-up at N stored experiments (benchmarks/cli_startup.py), against `import machinable`
+    def cli_startup(self, python):
+        n, rounds = self.sizes["cli_startup_n"], self.sizes["cli_startup_rounds"]
+        cmd = [python, os.path.join(HERE, "cli_startup.py"), "--n", str(n), "--rounds", str(rounds), "--json",
+               "--cache", os.path.join(self.args.base, f"cli-startup-{n}")]
+        log(f"run machinable cli_startup --n {n} --rounds {rounds}")
+        entry = {"tool": "machinable", "workload": "cli_startup", "cmd": " ".join(map(shlex.quote, cmd)), "tag": None}
+        p = subprocess.run(cmd, capture_output=True, text=True, env=child_env(python), timeout=3600)
+        lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+        if p.returncode != 0 or not lines:
+            entry.update(status="error", error=f"exit {p.returncode}: {p.stderr.strip()[-2500:]}")
+            log(f"  ERROR cli_startup: {entry['error'][-600:]}")
+        else:
+            entry.update(status="ok", out={"results": json.loads(lines[-1])})
+        self.results.append(entry)
+        return entry
+
+
 def run_all(args) -> dict:
     sizes = dict(QUICK if args.quick else FULL)
     with_peers = not (args.quick or args.no_peers)
@@ -359,27 +384,28 @@ def run_all(args) -> dict:
     if "import" in only:
         runner.import_time(tools)
     if "run_overhead" in only:
-        # machinable and raw alternate over a few rounds (the disk's speed drifts; each round is a
-        # fresh process per tool); the figure is the median of the round medians
-        for _ in range(S["run_rounds"]):
-            runner.run("raw", "run_overhead", "raw_workloads.py", ["--n", str(S["run_n"])], mpy)
+        # every tool once per round, in turn (the disk's speed drifts; each run is a fresh process);
+        # machinable and raw also with MACHINABLE_DURABILITY=fsync / fsync per file, beside MLflow's
+        # SQLite store, which commits with fsync. The figure is the median of the round medians.
+        def overhead_round(base_root=None, tag=None, durable=True):
+            runner.run("raw", "run_overhead", "raw_workloads.py", ["--n", str(S["run_n"])], mpy, base_root=base_root, tag=tag)
             for api in ("get", "make"):
                 runner.run("machinable", "run_overhead", "machinable_workloads.py",
-                           ["--n", str(S["run_n"]), "--api", api], mpy)
-        for t in tools[2:]:
-            runner.run(t, "run_overhead", "peer_workloads.py", ["--tool", t, "--n", str(S["run_n"])], ppy)
+                           ["--n", str(S["run_n"]), "--api", api], mpy, base_root=base_root, tag=tag)
+            if durable:
+                runner.run("machinable", "run_overhead", "machinable_workloads.py", ["--n", str(S["run_n"]), "--api", "get"],
+                           mpy, base_root=base_root, tag="fsync", env={"MACHINABLE_DURABILITY": "fsync"})
+            for t in tools[2:]:
+                runner.run(t, "run_overhead", "peer_workloads.py", ["--tool", t, "--n", str(S["run_n"])], ppy,
+                           base_root=base_root, tag=tag)
+
+        for _ in range(S["run_rounds"]):
+            overhead_round()
         if not args.quick and args.tmpfs and os.path.isdir(args.tmpfs) and os.access(args.tmpfs, os.W_OK):
             # the same on tmpfs: no disk I/O, i.e. the CPU cost (this VM's disk is noisy)
             troot = os.path.join(args.tmpfs, "machinable-bench")
             for _ in range(S["run_rounds"]):
-                runner.run("raw", "run_overhead", "raw_workloads.py", ["--n", str(S["run_n"])], mpy,
-                           base_root=troot, tag="tmpfs")
-                for api in ("get", "make"):
-                    runner.run("machinable", "run_overhead", "machinable_workloads.py",
-                               ["--n", str(S["run_n"]), "--api", api], mpy, base_root=troot, tag="tmpfs")
-            for t in tools[2:]:
-                runner.run(t, "run_overhead", "peer_workloads.py", ["--tool", t, "--n", str(S["run_n"])], ppy,
-                           base_root=troot, tag="tmpfs")
+                overhead_round(troot, "tmpfs", durable=False)
             shutil.rmtree(troot, ignore_errors=True)
     if "logging" in only:
         for style in ("kwargs", "setitem"):
@@ -387,7 +413,9 @@ def run_all(args) -> dict:
         kills = S["durability_kills"]
         runner.run("machinable", "durability", "machinable_workloads.py",
                    ["--trials", str(len(kills)), "--rows-before-kill", *map(str, kills)], mpy)
-        runner.run("raw", "logging", "raw_workloads.py", ["--rows", str(S["rows"])], mpy)
+        runner.run("raw", "logging", "raw_workloads.py", ["--rows", str(S["rows"]), "--fsync-rows", str(S["fsync_rows"])], mpy)
+        runner.run("machinable", "logging", "machinable_workloads.py", ["--rows", str(S["fsync_rows"]), "--style", "kwargs"],
+                   mpy, tag="fsync", env={"MACHINABLE_DURABILITY": "fsync"})
         for t in tools[2:]:
             for method in (("per-row", "batch") if t.startswith("mlflow") else ("per-row",)):
                 runner.run(t, "logging", "peer_workloads.py", ["--tool", t, "--method", method, "--rows", str(S["rows"]),
@@ -403,6 +431,7 @@ def run_all(args) -> dict:
                         "--populate-budget-s", str(S["peer_populate_budget_s"]),
                         "--mlflow-file-max-n", str(S["mlflow_file_max_n"])], ppy)
     if "cli" in only:
+        runner.cli_startup(mpy)
         runner.run("machinable", "cli", "machinable_workloads.py", ["--runs", str(S["cli_runs"])], mpy)
         runner.run("raw", "cli", "raw_workloads.py", ["--runs", str(S["cli_runs"])], mpy)
         for t in tools[2:]:
@@ -471,16 +500,25 @@ def build_rows(run) -> list[dict]:
         g, gr = _round_median(res, "machinable", "run_overhead", is_get, tag)
         m, mr = _round_median(res, "machinable", "run_overhead", is_make, tag)
         w, wr = _round_median(res, "raw", "run_overhead", tag=tag)
-        pvals = {t: med(_find(res, t, "run_overhead", tag=tag), "ms_per_run", "median") for t in PEERS}
+        pvals = {t: _round_median(res, t, "run_overhead", tag=tag)[0] for t in PEERS}
         rounds = {"machinable": f"rounds {', '.join(fmt(x) for x in gr)}", "raw": f"rounds {', '.join(fmt(x) for x in wr)}"}
         if tag is None:
             rounds["raw"] = "mkdir + 3 JSON files; " + rounds["raw"]
             rounds["sacred"] = "capture=sys"
-        row(key.replace("run", "run_get"), f"2 per-run overhead, {where}: `get(m, cfg).launch()` + 1 JSON file",
+        row(key.replace("run", "run_get"), f"2 per-run overhead, {where}, page cache: `get(m, cfg).launch()` + 1 JSON file",
             "ms/run", {"machinable": g, "raw": w, **pvals}, rounds if len(gr) > 1 else {})
         row(key.replace("run", "run_make"), f"2 per-run overhead, {where}: `Experiment.make(m, cfg).launch()`",
             "ms/run", {"machinable": m, "raw": w, **pvals},
             {"machinable": f"rounds {', '.join(fmt(x) for x in mr)}"} if len(mr) > 1 else {})
+
+    f, fr = _round_median(res, "machinable", "run_overhead", is_get, "fsync")
+    raw_fsync = [e["out"]["results"]["fsync"]["ms_per_run"]["median"] for e in res
+                 if e["tool"] == "raw" and e["workload"] == "run_overhead" and e["status"] == "ok" and e.get("tag") is None]
+    row("run_fsync", "2 per-run overhead, disk, fsync (survives power loss): `get(m, cfg).launch()` + 1 JSON file",
+        "ms/run", {"machinable": f, "raw": statistics.median(raw_fsync) if raw_fsync else None,
+                   "mlflow-sqlite": _round_median(res, "mlflow-sqlite", "run_overhead")[0]},
+        {"machinable": "MACHINABLE_DURABILITY=fsync", "raw": "fsync per file + directories",
+         "mlflow-sqlite": "SQLite commits with fsync"})
 
     kw = _find(res, "machinable", "logging", lambda o: o["results"].get("style") == "kwargs")
     si = _find(res, "machinable", "logging", lambda o: o["results"].get("style") == "setitem")
@@ -490,7 +528,7 @@ def build_rows(run) -> list[dict]:
     notes = {t: f"{per[t]['rows']:,} rows (budget)" for t in PEERS if per[t] and per[t]["stopped_by_budget"]}
     notes["raw"] = "os.write per row"
     notes["sacred"] = "2× log_scalar per row, buffered"
-    row("log_row", "3 logging, per-row calls: `record.save(step=, loss=, accuracy=)`", "µs/row",
+    row("log_row", "3 logging, per-row calls, page cache (survives SIGKILL): `record.save(...)`", "µs/row",
         {"machinable": med(kw, "us_per_row"), "raw": med(rawl, "os-write", "us_per_row"),
          **{t: med(per[t], "us_per_row") for t in PEERS}}, notes)
     row("log_row_setitem", "3 logging, per-row: `r[k] = v; r.save()`", "µs/row",
@@ -501,6 +539,12 @@ def build_rows(run) -> list[dict]:
     row("log_batch", "3 logging, batch API (500 rows per call)", "µs/row",
         {"machinable": med(kw, "us_per_row"), "raw": med(rawl, "buffered", "us_per_row"),
          **{t: med(bat[t], "us_per_row") for t in ("mlflow-file", "mlflow-sqlite")}}, bnotes)
+    kf = _find(res, "machinable", "logging", tag="fsync")
+    row("log_fsync", f"3 logging per-row, fsync (survives power loss; {run['sizes'].get('fsync_rows', 0):,} rows)",
+        "µs/row", {"machinable": med(kf, "us_per_row"), "raw": med(rawl, "fdatasync", "us_per_row"),
+                   "mlflow-sqlite": med(per["mlflow-sqlite"], "us_per_row")},
+        {"machinable": "MACHINABLE_DURABILITY=fsync", "raw": "os.write + fdatasync per row",
+         "mlflow-sqlite": "SQLite commit per call"})
     nrows = run["sizes"]["rows"]
     row("log_rss", f"3 peak RSS, {nrows:,}-row logging process", "MB",
         {"machinable": med(kw, "peak_rss_mb"), "raw": med(rawl, "peak_rss_mb"),
@@ -528,6 +572,32 @@ def build_rows(run) -> list[dict]:
     row("find_where", f"4 `find(m, where=cfg)` query at N = {int(big):,}", "ms",
         {"machinable": med(ml, "sizes", big, "find_where_ms", "median"),
          "raw": med(rl, "sizes", big, "scan_ms", "median")}, {"raw": "scan of all config.json"}, compare=False)
+
+    for n in run["sizes"]["lookup_n"]:
+        k = str(n)
+        q = med(ml, "sizes", k, "query")
+        raw_scan = med(rl, "sizes", k, "scan_ms", "median")
+        mlflow = {t: med(pl[t], "sizes", k, "ms_per_lookup", "median") for t in ("mlflow-file", "mlflow-sqlite")}
+        qnotes = {"machinable": f"index {fmt(med(q, 'eq_index_ms', 'median'))} ms (find opens the match)",
+                  "raw": "scan of every config.json", "mlflow-file": "search_runs, 5 params", "mlflow-sqlite": "search_runs, 5 params"}
+        row(f"query_eq_{n}", f"4 query, equality on one key among N = {n:,}: `find(m, where=\"seed=k\")`", "ms",
+            {"machinable": med(q, "eq_find_ms", "median"), "raw": raw_scan, **mlflow}, qnotes)
+        rnotes = {"machinable": f"index {fmt(med(q, 'range_index_ms', 'median'))} ms; find opens the "
+                                f"{med(q, 'range_rows') or 0:,} matches", "raw": "scan of every config.json",
+                  "mlflow-file": "no range on params (strings)", "mlflow-sqlite": "no range on params (strings)"}
+        row(f"query_range_{n}", f"4 query, 1 % range on one key among N = {n:,}: `find(m, where=\"lr>=a lr<b\")`", "ms",
+            {"machinable": med(q, "range_find_ms", "median"), "raw": raw_scan}, rnotes)
+
+    cs = _find(res, "machinable", "cli_startup")
+    if cs:
+        base = cs["results"]["import"]["median_ms"]
+        for name in ("list", "show", "get --launch"):
+            got = cs["results"].get(name)
+            if got:
+                row(f"cli_{name.split()[0]}", f"5 `machinable {name}` at {cs['experiments']:,} experiments, spawn → "
+                    f"{'executing' if 'launch' in name else 'exit'} (× `import machinable` = {fmt(base)} ms)", "ms",
+                    {"machinable": got["median_ms"]}, {"machinable": f"×{got['ratio']} (target ≤ {got['target']})"},
+                    compare=False)
 
     mc = _find(res, "machinable", "cli")
     rc = _find(res, "raw", "cli")
@@ -622,6 +692,19 @@ def check_targets(run, rows) -> list[dict]:
         v = by.get(f"lookup_{n}", {}).get("machinable")
         target(f"lookup <= {limit} ms at {n:,}", v, limit, None if v is None else v <= limit,
                "size not run" if v is None else f"{v:.3f} ms")
+    big = run["sizes"]["lookup_n"][-1]
+    query = (_find(res, "machinable", "lookup") or {}).get("sizes", {}).get(str(big), {}).get("query") or {}
+    for name, limit in (("eq", 2.0), ("range", 10.0)):
+        v = (query.get(f"{name}_index_ms") or {}).get("median")
+        if big >= 100_000 and v is not None:
+            target(f"{'equality' if name == 'eq' else '1 % range'} on one key in the index <= {limit:g} ms at {big:,}",
+                   v, limit, v <= limit, f"{v:.3f} ms (find() with opening the matches: "
+                   f"{(query.get(f'{name}_find_ms') or {}).get('median')} ms)")
+    cs = _find(res, "machinable", "cli_startup")
+    for name, got in ((cs or {}).get("results") or {}).items():
+        if got.get("target"):
+            target(f"`machinable {name}` <= {got['target']}x import machinable", got["ratio"], got["target"],
+                   got["ratio"] <= got["target"], f"{got['median_ms']} ms = ×{got['ratio']}")
     for key, what in (("log_rss", f"{run['sizes']['rows']:,}-row logging"),
                       ("lookup_rss", f"lookup process at N = {run['sizes']['lookup_n'][-1]:,}")):
         v = by.get(key, {}).get("machinable")
@@ -772,7 +855,14 @@ def main(argv=None) -> int:
                     help="also run the per-run workload with stores on this tmpfs ('' to skip)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--readme", action="store_true",
+                    help="only rewrite README.md's benchmark table from benchmarks/results/latest.json")
     args = ap.parse_args(argv)
+    if args.readme:
+        from benchmarks import readme
+
+        print("README.md " + ("updated" if readme.update() else "already up to date") + f" from {readme.LATEST}")
+        return 0
     args.base = os.path.abspath(args.base or os.path.join("/tmp", "machinable-bench-quick" if args.quick
                                                           else "machinable-bench"))
     started = dt.datetime.now(dt.timezone.utc)
