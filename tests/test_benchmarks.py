@@ -16,3 +16,20 @@ def test_benchmarks_quick_mode_runs(tmp_path):
     assert "per-run overhead" in result.stdout and "every returned save() survives SIGKILL" in result.stdout
     latest = json.loads((tmp_path / "quick-latest.json").read_text())
     assert latest["quick"] is True
+
+
+def test_the_readme_table_is_the_one_the_latest_results_generate():
+    """README.md's benchmark table is `python -m benchmarks --readme` of benchmarks/results/latest.json."""
+    import os
+
+    from benchmarks import readme
+
+    with open(readme.LATEST) as f:
+        run = json.load(f)
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    assert readme.current(text) == readme.section(run), "run `python -m benchmarks --readme` after a full run"
+    shown = readme.current(text)
+    for label in ("fsync (survives power loss)", "batch API", "equality on one key among N = 100,000",
+                  "1 % range on one key among N = 100,000", "`machinable list` at 10,000"):
+        assert label in shown, label

@@ -147,3 +147,15 @@ def test_the_index_records_each_status_as_runs_start_and_end(stored, project):
     storage.rebuild_index()  # read back from the files
     assert indexed() == expected | {queued.experiment_id: "committed"}
     assert ids(find(status="committed")) == [queued.experiment_id]
+
+
+def test_frames_have_real_datetimes_and_tables_readable_times(stored):
+    pandas = pytest.importorskip("pandas")
+
+    frame = find("train").as_dataframe()
+    assert str(frame["created"].dtype).startswith("datetime64") and str(frame["created"].dt.tz) == "UTC"
+    assert abs(frame["created"][0].timestamp() - stored["d"].timestamp) < 1
+    records = stored["c"].records()
+    assert isinstance(records.as_dataframe()["_timestamp"][0], pandas.Timestamp)
+    table = records.as_table()
+    assert "e+09" not in table and str(stored["c"].created_at().to("local").year) in table

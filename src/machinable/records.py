@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from machinable.collection import Collection, pandas
+from machinable.collection import Collection, pandas, with_datetimes
 from machinable.errors import StorageError, ValidationError
 from machinable.storage import durability
 
@@ -274,6 +274,13 @@ class Records(Collection):
 
     skipped = 0
 
+    def rows(self) -> list[dict]:
+        """For tables: `_timestamp` as a local date and time."""
+        from machinable.times import local
+
+        return [{**row, "_timestamp": local(row["_timestamp"])} if isinstance(row.get("_timestamp"), (int, float))
+                else dict(row) for row in self]
+
     @classmethod
     def read(cls, *paths: str) -> "Records":
         rows = Rows(*paths)
@@ -297,7 +304,7 @@ class Records(Collection):
                 frames.append(pandas().DataFrame(rows))
                 rows = []
         frames.append(pandas().DataFrame(rows))
-        return pandas().concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return with_datetimes(pandas().concat(frames, ignore_index=True) if len(frames) > 1 else frames[0])
 
     @classmethod
     def tail(cls, *paths: str, n: int = 10) -> "Records":
