@@ -461,3 +461,14 @@ def test_list_and_show_print_json(project):
     shown = json.loads(run("show", first, "--json", "--records", "1", "--lines", "1").output)
     assert shown["id"] == first and shown["directory"] == listed[1]["directory"]
     assert [row["step"] for row in shown["records"]] == [1] and shown["output"] == ["counter step 1"]
+
+
+def test_show_lists_data_files(project):
+    from machinable import get
+
+    experiment = get("counter", {"steps": 1}).launch()
+    experiment.save_data("metrics.json", {"acc": 0.9})
+    experiment.save_data("nested/notes.txt", "hello")
+    out = run("show", experiment.experiment_id).output
+    assert "data: 2 files" in out
+    assert "  metrics.json  (" in out and "  nested/notes.txt  (5 bytes)" in out

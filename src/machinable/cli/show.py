@@ -9,6 +9,7 @@ import click
 from machinable import times
 from machinable.cli.output import echo_config, echo_table, experiment_json, format_time, storage_missing, storage_root
 from machinable.errors import ExperimentNotFound
+from machinable.storage.files import list_data
 
 
 @click.command("show", context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,6 +61,13 @@ def show_command(experiment_id: str, n_records: int, n_lines: int, as_json: bool
             jobs = "".join(f", {name}={job}" for name, job in (host.get("job_ids") or {}).items())
             superseded = " — superseded (a later attempt took over its claim)" if execution.superseded else ""
             click.echo(f"  {execution.nickname} ({execution.module}) on {where}{jobs}{superseded}")
+
+    data = list_data(experiment.local_directory("data"))
+    if data:
+        click.echo("")
+        click.echo(f"data: {len(data)} file{'s' if len(data) != 1 else ''}")
+        for found in data:
+            click.echo(f"  {found['name']}  ({found['size']:,} bytes)")
 
     if records:
         rows = []

@@ -203,3 +203,23 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def list_data(root: str) -> list[dict]:
+    """The files under an experiment's `data/` directory `root`: name (relative, '/'-separated) and size in
+    bytes, sorted; hidden and temporary files, and links that lead out of `root`, are left out."""
+    found = []
+    for current, directories, files in os.walk(root):
+        directories[:] = sorted(d for d in directories if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") or TEMPORARY.match(name):
+                continue
+            path = os.path.join(current, name)
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            try:
+                safe_join(root, relative)
+                size = os.path.getsize(path)
+            except (OSError, UnsafePath):
+                continue
+            found.append({"name": relative, "size": size})
+    return found

@@ -16,7 +16,7 @@ from machinable.conditions import where
 from machinable.opening import open_stored
 from machinable.records import scope_of
 from machinable.run import claim_token, superseded
-from machinable.storage.files import TEMPORARY, read_json, safe_join
+from machinable.storage.files import list_data, read_json, safe_join
 
 EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
 SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -60,22 +60,8 @@ def check_scope(scope: str) -> str:
 
 def data_files(experiment) -> list[dict]:
     """Files under `data/`: name (relative, '/'-separated), size in bytes and whether it is shown as text."""
-    root = experiment.local_directory("data")
-    found = []
-    for current, directories, files in os.walk(root):
-        directories[:] = sorted(d for d in directories if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith(".") or TEMPORARY.match(name):
-                continue
-            path = os.path.join(current, name)
-            relative = os.path.relpath(path, root).replace(os.sep, "/")
-            try:
-                safe_join(root, relative)  # a symbolic link out of data/ is not offered
-                size = os.path.getsize(path)
-            except (OSError, UnsafePath):
-                continue
-            found.append({"name": relative, "size": size, "text": os.path.splitext(name)[1].lower() in TEXT_FORMATS})
-    return found
+    return [{**found, "text": os.path.splitext(found["name"])[1].lower() in TEXT_FORMATS}
+            for found in list_data(experiment.local_directory("data"))]
 
 
 def data_path(experiment, parts: list[str]) -> str:
