@@ -10,7 +10,9 @@ import re
 from machinable.errors import CorruptMetadata, StorageError, UnsafePath, UnsupportedFormat
 from machinable.storage import durability
 
-DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl")
+DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl", ".png", ".svg")
+IMAGE_FORMATS = (".png", ".svg")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 _temporary_names = itertools.count()
@@ -159,12 +161,15 @@ def data_format(name: str) -> str:
     if ext not in DATA_FORMATS:
         raise UnsupportedFormat(
             f"Cannot store {name!r}: unsupported extension {ext or '(none)'!r}. Use one of "
-            f"{', '.join(DATA_FORMATS)} (.txt str, .json JSON-able, .npy numpy array, .p/.pkl pickle)."
+            f"{', '.join(DATA_FORMATS)} (.txt str, .json JSON-able, .npy numpy array, .p/.pkl pickle, "
+            ".png/.svg a matplotlib figure, a PIL image or the file's bytes)."
         )
     return ext
 
 
 def encode_data(ext: str, obj) -> bytes:
+    if ext in IMAGE_FORMATS:
+        return encode_image(ext, obj)
     if ext == ".txt":
         return str(obj).encode()
     if ext == ".json":
@@ -182,7 +187,35 @@ def encode_data(ext: str, obj) -> bytes:
     return pickle.dumps(obj)
 
 
+def encode_image(ext: str, obj) -> bytes:
+    """A matplotlib figure (`savefig`), a PIL image (.png only) or the file's own bytes, as a .png or .svg."""
+    import io
+
+    if isinstance(obj, str) and ext == ".svg":
+        obj = obj.encode()
+    if isinstance(obj, (bytes, bytearray)):
+        raw = bytes(obj)
+        head = raw.lstrip()[:256].lower()
+        if (ext == ".png" and raw.startswith(PNG_MAGIC)) or (ext == ".svg" and (head.startswith(b"<svg") or
+                                                                                  (head.startswith(b"<?xml") and b"<svg" in raw[:4096].lower()))):
+            return raw
+        raise UnsupportedFormat(f"These bytes are no {ext[1:].upper()} image; give a matplotlib figure, a PIL image or a file's bytes.")
+    buffer = io.BytesIO()
+    if hasattr(obj, "savefig"):  # a matplotlib Figure
+        obj.savefig(buffer, format=ext[1:])
+    elif ext == ".png" and hasattr(obj, "save") and hasattr(obj, "mode"):  # a PIL Image
+        obj.save(buffer, format="PNG")
+    else:
+        raise UnsupportedFormat(
+            f"Cannot store a {type(obj).__name__} as {ext}: give a matplotlib figure"
+            + (", a PIL image" if ext == ".png" else "") + f" or the {ext[1:].upper()} file's bytes."
+        )
+    return buffer.getvalue()
+
+
 def decode_data(ext: str, raw: bytes):
+    if ext in IMAGE_FORMATS:
+        return raw  # the image file's bytes (e.g. for PIL.Image.open(io.BytesIO(raw)) or IPython's Image)
     if ext == ".txt":
         return raw.decode()
     if ext == ".json":
@@ -223,3 +256,17 @@ def list_data(root: str) -> list[dict]:
                 continue
             found.append({"name": relative, "size": size})
     return found
+
+
+def image_type(path: str) -> str | None:
+    """image/png for a .png file that starts as one, image/svg+xml for a .svg; None for anything else."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".svg":
+        return "image/svg+xml"
+    if ext == ".png":
+        try:
+            with open(path, "rb") as f:
+                return "image/png" if f.read(len(PNG_MAGIC)) == PNG_MAGIC else None
+        except OSError:
+            return None
+    return None

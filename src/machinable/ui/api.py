@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
+from machinable.storage.files import image_type
 from machinable.query import STATUSES
 from machinable.records import segments
 from machinable.ui import listing, rowmap, stored
@@ -272,6 +273,12 @@ def data_file(experiment, parts: list[str]) -> Response:
     from urllib.parse import quote
 
     filename = quote(os.path.basename(path))
+    image = image_type(path)
+    if image is not None:  # shown inline; an SVG as a document that may run nothing and load nothing
+        headers = {"Content-Disposition": f"inline; filename*=UTF-8''{filename}"}
+        if image == "image/svg+xml":
+            headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        return Response(content_type=image, path=path, headers=headers)
     if os.path.splitext(path)[1].lower() in stored.TEXT_FORMATS:
         return Response(content_type="text/plain; charset=utf-8", path=path,
                         headers={"Content-Disposition": f"inline; filename*=UTF-8''{filename}"})

@@ -16,7 +16,7 @@ from machinable.conditions import where
 from machinable.opening import open_stored
 from machinable.records import scope_of
 from machinable.run import claim_token, superseded
-from machinable.storage.files import list_data, read_json, safe_join
+from machinable.storage.files import image_type, list_data, read_json, safe_join
 
 EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
 SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -60,8 +60,10 @@ def check_scope(scope: str) -> str:
 
 def data_files(experiment) -> list[dict]:
     """Files under `data/`: name (relative, '/'-separated), size in bytes and whether it is shown as text."""
-    return [{**found, "text": os.path.splitext(found["name"])[1].lower() in TEXT_FORMATS}
-            for found in list_data(experiment.local_directory("data"))]
+    root = experiment.local_directory("data")
+    return [{**found, "text": os.path.splitext(found["name"])[1].lower() in TEXT_FORMATS,
+             "image": image_type(os.path.join(root, *found["name"].split("/"))) is not None}
+            for found in list_data(root)]
 
 
 def data_path(experiment, parts: list[str]) -> str:
