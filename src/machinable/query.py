@@ -13,13 +13,15 @@ __all__ = ["STATUSES", "find"]
 
 
 def find(module: str | None = None, *, where=None, status: str | None = None, group: str | None = None,
-         subclasses: bool = False, sort=None, limit: int | None = None, storage: Storage | None = None) -> Collection:
+         subclasses: bool = False, sort=None, limit: int | None = None, storage: Storage | None = None,
+         sweep=None) -> Collection:
     """Stored experiments that meet the conditions, newest first (or in the order of `sort`).
 
     `where` takes the condition language of `machinable.conditions`, as data or text:
     `where={"lr": {"<": 0.1}, "model.depth": 3}`, `where="lr<0.1 or opt in [sgd, adam]"`; a
     callable value is a predicate on that config value (`where={"lr": lambda lr: lr < 0.1}`).
     `subclasses=True` includes the experiments of modules whose class derives from `module`'s.
+    `sweep` (a `Sweep`, `Search` or a stored sweep's id) keeps the experiments of its points.
     `sort` is e.g. `"-lr,@created"` (a leading `-` for descending). The conditions run
     inside the storage's SQLite index.
 
@@ -28,6 +30,10 @@ def find(module: str | None = None, *, where=None, status: str | None = None, gr
     """
     storage = storage or Storage.current()
     wanted = conditions(where) & _own_fields(storage, module, status, group, subclasses)
+    if sweep is not None:
+        from machinable.sweep.stored import members_of
+
+        wanted = wanted & conditions({"@id": {"in": members_of(sweep, storage)}})
     order = parse_sort(sort) if isinstance(sort, str) else sort
     found, unreadable = _select(storage, wanted, order, limit)
     found.unreadable = unreadable
