@@ -1,10 +1,11 @@
-"""The command line: `machinable get|list|show|ui|index` (also `python -m machinable`).
+"""The command line: `machinable get|list|show|ui|index|sweep` (also `python -m machinable`).
 
     machinable get estimate_gravity time_dilation=2 --launch
     machinable list estimate_gravity --status finished --where time_dilation=2
     machinable show GDCN4d
     machinable ui --port 8765
     machinable index rebuild
+    machinable sweep train lr=0.1,0.01 'epochs=range(1,4)' --launch
 
 Global options pick the storage (`--storage DIR`, default `./storage`) and the
 project directory (`--project DIR`, default the current directory). Each command
@@ -31,6 +32,7 @@ COMMANDS = {
     "show": ("machinable.cli.show", "show_command"),
     "ui": ("machinable.cli.ui", "ui_command"),
     "index": ("machinable.cli.index", "index_group"),
+    "sweep": ("machinable.cli.sweep", "sweep_command"),
 }
 
 

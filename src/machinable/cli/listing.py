@@ -30,6 +30,7 @@ from machinable.tables import draw, fit, fitting, terminal_size
          "lr exists', '@created>=2026-11-27' (see machinable.conditions); repeatable (all must hold).",
 )
 @click.option("--group", default=None, help="Only experiments stored in this group (e.g. 2024_18_Tue).")
+@click.option("--sweep", "sweep", default=None, metavar="ID", help="Only the points of this sweep or search.")
 @click.option("--sort", default=None, metavar="KEYS",
               help="Order by these config keys or @fields, e.g. -lr,@created (a leading - for descending).")
 @click.option("--limit", "-n", type=click.IntRange(min=1), default=None,
@@ -43,7 +44,8 @@ from machinable.tables import draw, fit, fitting, terminal_size
 @click.option("--csv", "as_csv", is_flag=True,
               help="Print CSV instead of a table (all of them, or --limit N; every config key and metric, or --columns).")
 def list_command(module: str | None, status: str | None, where: tuple, group: str | None, sort: str | None,
-                 limit: int | None, show_all: bool, columns: str | None, as_json: bool, as_csv: bool) -> None:
+                 limit: int | None, show_all: bool, columns: str | None, as_json: bool, as_csv: bool,
+                 sweep: str | None) -> None:
     """Stored experiments, newest first, as a runs table: id, status, created, then the config keys that
     differ among them and their summary metrics (or --columns)."""
     from machinable.conditions import Where, parse, parse_sort
@@ -58,6 +60,11 @@ def list_command(module: str | None, status: str | None, where: tuple, group: st
     except ConditionError as error:
         raise click.UsageError(str(error)) from None
     storage = Storage.current()
+    if sweep is not None:
+        from machinable.conditions import where as spec
+        from machinable.sweep.stored import members_of
+
+        conditions &= spec({"@id": {"in": members_of(sweep, storage)}})
     width, height = terminal_size()
     if show_all or ((as_json or as_csv) and limit is None):
         wanted = None
