@@ -48,3 +48,17 @@ def test_the_scikit_learn_example_resumes_from_its_checkpoint(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming from the checkpoint of step 20" in resumed.stdout
     assert "50 steps, final loss" in resumed.stdout and "coef_error" in resumed.stdout
+
+
+def test_the_sweep_example_runs_its_points_once(tmp_path):
+    """examples/sweep.py: a 6-point grid on the multiprocess execution; run again, nothing runs."""
+    project = tmp_path / "examples"
+    shutil.copytree(f"{REPO}/examples", project, ignore=shutil.ignore_patterns("storage", "__pycache__"))
+    first = subprocess.run([sys.executable, "sweep.py"], cwd=project, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "6 of 6 points to run" in first.stdout and first.stdout.count("pi is about") == 6
+    assert first.stdout.count("(error 0.0") == 6  # every estimate within 0.1 of pi
+    second = subprocess.run([sys.executable, "sweep.py"], cwd=project, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert "0 of 6 points to run" in second.stdout and "pi is about" not in second.stdout
+    assert second.stdout.split("sweep ")[1] == first.stdout.split("sweep ")[1]  # the same sweep, the same results
