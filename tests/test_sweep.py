@@ -150,6 +150,8 @@ def test_a_point_belongs_to_every_sweep_that_contains_it(sweeps):
     assert first.sweep_id != second.sweep_id
     assert sorted(find(sweep=first).pluck("config.a")) == [1, 2]
     assert sorted(find(sweep=second.sweep_id).pluck("config.a")) == [2, 3]
+    assert len(find(sweep=first.record())) == 2 and len(first.find()) == 2  # the stored sweep itself, too
+    assert len(find(sweep=Sweep("point", {"a": [1, 2, 3]}))) == 0  # never launched: no points of its own yet
     assert len(log_lines(sweeps)) == 3 * 2  # the shared point ran once (start and done)
     with pytest.raises(ValidationError, match="not of a sweep"):
         find(sweep=find("point").first().experiment_id)

@@ -24,6 +24,7 @@ BUILTINS = (
     "machinable.execution.dask",
     "machinable.execution.slurm",
     "machinable.storage.filesystem",
+    "machinable.sweep.stored",
 )
 
 PRIVATE = "machinable_project."  # prefix of project modules named like an installed module

@@ -44,7 +44,7 @@ class StoredSweep(Experiment):
 
 def members_of(sweep, storage=None) -> list[str]:
     """The point ids of `sweep`: a Sweep, a Search, a StoredSweep or a stored sweep's id."""
-    if hasattr(sweep, "record"):
+    if not isinstance(sweep, (str, StoredSweep)) and hasattr(sweep, "definition"):  # a Sweep or a Search
         sweep = sweep.record()
     if isinstance(sweep, str):
         found = Experiment.find_by_id(sweep, storage)
