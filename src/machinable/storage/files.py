@@ -9,8 +9,9 @@ import re
 
 from machinable.errors import CorruptMetadata, StorageError, UnsafePath, UnsupportedFormat
 from machinable.storage import durability
+from machinable.storage.figures import IMAGE_FORMATS, decode_image, encode_image
 
-DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl")
+DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl", *IMAGE_FORMATS)
 
 
 _temporary_names = itertools.count()
@@ -159,12 +160,15 @@ def data_format(name: str) -> str:
     if ext not in DATA_FORMATS:
         raise UnsupportedFormat(
             f"Cannot store {name!r}: unsupported extension {ext or '(none)'!r}. Use one of "
-            f"{', '.join(DATA_FORMATS)} (.txt str, .json JSON-able, .npy numpy array, .p/.pkl pickle)."
+            f"{', '.join(DATA_FORMATS)} (.txt str, .json JSON-able, .npy numpy array, .p/.pkl pickle, "
+            ".png/.svg figure or image)."
         )
     return ext
 
 
 def encode_data(ext: str, obj) -> bytes:
+    if ext in IMAGE_FORMATS:
+        return encode_image(ext, obj)
     if ext == ".txt":
         return str(obj).encode()
     if ext == ".json":
@@ -183,6 +187,8 @@ def encode_data(ext: str, obj) -> bytes:
 
 
 def decode_data(ext: str, raw: bytes):
+    if ext in IMAGE_FORMATS:
+        return decode_image(ext, raw)
     if ext == ".txt":
         return raw.decode()
     if ext == ".json":
