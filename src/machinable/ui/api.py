@@ -7,8 +7,8 @@
     GET /api/experiments/<id>/records?scope=S&x=C&from=A&to=B&points=N
                                                   the last rows, columns, numeric columns downsampled (against
                                                   x, within A..B when given, to at most N points per column)
-    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled)
-    GET /api/compare?ids=a,b,c                    config diff of several experiments
+    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled; images: see ui.images)
+    GET /api/compare?ids=a,b,c                    config diff of several experiments, their common images
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
 from machinable.query import STATUSES
 from machinable.records import segments
-from machinable.ui import listing, rowmap, stored
+from machinable.ui import images, listing, rowmap, stored
 from machinable.ui.filters import Filters, FilterError
 from machinable.ui.output import read_output
 from machinable.ui.series import MAX_POINTS, POINT_LIMITS
@@ -272,6 +272,9 @@ def data_file(experiment, parts: list[str]) -> Response:
     from urllib.parse import quote
 
     filename = quote(os.path.basename(path))
+    image = images.content_type(path)  # a .png/.svg that is one, with headers that keep it an image
+    if image:
+        return Response(content_type=image, path=path, headers=images.headers(filename))
     if os.path.splitext(path)[1].lower() in stored.TEXT_FORMATS:
         return Response(content_type="text/plain; charset=utf-8", path=path,
                         headers={"Content-Disposition": f"inline; filename*=UTF-8''{filename}"})
@@ -311,4 +314,5 @@ def compare(storage, query: dict) -> dict:
         "config": rows,
         "differing": [row["key"] for row in rows if row["differs"]],
         "scopes": sorted(scopes, key=lambda scope: scope != "default"),
+        "images": images.gallery([stored.data_files(experiment) for experiment in experiments]),
     }

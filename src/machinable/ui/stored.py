@@ -17,10 +17,16 @@ from machinable.opening import open_stored
 from machinable.records import scope_of
 from machinable.run import claim_token, superseded
 from machinable.storage.files import list_data, read_json, safe_join
+from machinable.storage.figures import IMAGE_FORMATS
 
 EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
 SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 TEXT_FORMATS = (".txt", ".json")
+
+
+def is_image(name: str) -> bool:
+    """Whether the dashboard shows data file `name` as an image (by its extension; checked when served)."""
+    return os.path.splitext(name)[1].lower() in IMAGE_FORMATS
 
 
 def find_experiment(storage, experiment_id: str):
@@ -59,8 +65,9 @@ def check_scope(scope: str) -> str:
 
 
 def data_files(experiment) -> list[dict]:
-    """Files under `data/`: name (relative, '/'-separated), size in bytes and whether it is shown as text."""
-    return [{**found, "text": os.path.splitext(found["name"])[1].lower() in TEXT_FORMATS}
+    """Files under `data/`: name (relative, '/'-separated), size in bytes and whether it is shown as text
+    or as an image."""
+    return [{**found, "text": os.path.splitext(found["name"])[1].lower() in TEXT_FORMATS, "image": is_image(found["name"])}
             for found in list_data(experiment.local_directory("data"))]
 
 

@@ -3,6 +3,7 @@
 import { errorBox, experimentLink, formatValue, getJSON, h, panel, select, statusBadge } from "./dom.js";
 import { linePlot, PALETTE } from "./plot.js";
 import { defaultX, plottedColumns, recordsUrl, viewControls, xOptions } from "./records.js";
+import { showGallery } from "./images.js";
 
 export function comparePage(main, params) {
   const ids = (params.get("ids") || "").split(",").map((id) => id.trim()).filter(Boolean);
@@ -29,6 +30,7 @@ export function comparePage(main, params) {
       panel("Config", "config-diff", configDiff(data)),
       panel("Records", "compare-records", plots),
     );
+    showGallery(main, data);
     if (data.scopes.length) recordPlots(plots, data, colors);
     else plots.append(h("p", { class: "empty", text: "None of them saved records." }));
   }

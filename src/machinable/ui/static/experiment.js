@@ -4,6 +4,7 @@ import {
   errorBox, experimentLink, formatBytes, formatValue, getJSON, h, localTime, panel, statusBadge, timeCell,
 } from "./dom.js";
 import { recordsView } from "./records.js";
+import { showImages } from "./images.js";
 
 const POLL_MS = 1000; // output of a running experiment
 const LIVE_EVERY = 5; // polls between refreshes of the timeline and records
@@ -47,6 +48,7 @@ export function experimentPage(main, id) {
       panel("Records", "records", records),
       h("div", { class: "grid" }, panel("Data files", "data", dataFiles(detail)), panel("Executions", "executions", executions(detail))),
     );
+    showImages(main, detail);
     timeline.append(timelineList(detail));
     const view = detail.scopes.length ? recordsView(records, id, detail.scopes) : null;
     if (!view) records.append(h("p", { class: "empty", text: "No records saved." }));
