@@ -61,7 +61,8 @@ def test_a_pil_image_and_raw_bytes(experiment):
     raw = experiment.load_data("red.png")
     experiment.save_data("copy.png", bytes(raw))
     experiment.save_data("view.png", memoryview(raw))
-    assert experiment.load_data("copy.png") == experiment.load_data("view.png") == raw
+    experiment.save_data("UPPER.PNG", raw)  # the extension in any case
+    assert experiment.load_data("copy.png") == experiment.load_data("view.png") == experiment.load_data("UPPER.PNG") == raw
     experiment.save_data("drawing.svg", SVG_TEXT)
     experiment.save_data("drawing2.svg", SVG_TEXT.encode())
     assert experiment.load_data("drawing.svg") == experiment.load_data("drawing2.svg") == SVG_TEXT.encode()
