@@ -92,13 +92,14 @@ def test_the_api_marks_images_and_lists_the_names_the_compared_runs_share(runs):
     status, _, body = request(server, f"/api/experiments/{a.experiment_id}")
     files = {file["name"]: file for file in json.loads(body)["data"]}
     assert files["loss.png"]["image"] and files["plots/diagram.svg"]["image"] and not files["gravity.json"]["image"]
+    assert not files["fake.png"]["image"] and not files["fake.svg"]["image"]  # what they hold is checked
     assert files["loss.png"]["size"] == len(a.load_data("loss.png"))
 
     status, _, body = request(server, f"/api/compare?ids={a.experiment_id},{b.experiment_id}")
     assert json.loads(body)["images"] == [
         {"name": "loss.png", "present": [True, True]},
         {"name": "plots/diagram.svg", "present": [True, True]},
-    ]  # only-a.png and the fakes: saved by one run only
+    ]  # only-a.png: saved by one run only; the fakes are no images
 
 
 def loaded(page, selector: str) -> list:
@@ -115,17 +116,12 @@ def test_the_experiment_page_shows_its_figures_and_the_compare_page_a_gallery(ru
     with chromium() as browser:
         with tab(browser, server.url) as page:
             page.goto(f"{server.url}#/experiment/{a.experiment_id}")
-            page.wait_for_selector("#images figure")
-            names = page.eval_on_selector_all("#images figure", "fs => fs.map(f => f.dataset.name)")
-            assert names == ["fake.png", "fake.svg", "loss.png", "only-a.png", "plots/diagram.svg"]
-            assert loaded(page, '#images figure[data-name="loss.png"] img') == [[30, 20]]
-            assert loaded(page, '#images figure[data-name="plots/diagram.svg"] img') == [[40, 20]]
-            # a file that is not an image says so instead of a broken picture
-            page.wait_for_selector('#images figure[data-name="fake.png"] .image-error:not([hidden])')
+            page.wait_for_selector("#figures figure")
+            names = page.eval_on_selector_all("#figures figure", "fs => fs.map(f => f.dataset.name)")
+            assert names == ["loss.png", "only-a.png", "plots/diagram.svg"]  # not the fakes: they download
+            assert loaded(page, '#figures figure[data-name="loss.png"] img') == [[30, 20]]
+            assert loaded(page, '#figures figure[data-name="plots/diagram.svg"] img') == [[40, 20]]
             assert page.title() != "ran" and page.get_attribute("html", "data-ran") is None
-            # the figures come before the data files
-            order = page.eval_on_selector_all("main section.panel", "ps => ps.map(p => p.id)")
-            assert order.index("images") < order.index("data")
 
         with tab(browser, server.url) as page:
             page.goto(f"{server.url}#/compare?ids={a.experiment_id},{b.experiment_id}")
@@ -152,3 +148,18 @@ def test_an_svg_opened_on_its_own_runs_no_script(runs):
         assert page.locator("rect").count() == 1  # it is shown
         assert page.title() != "ran" and page.get_attribute("svg", "data-ran") is None
         assert not any("svg-script-ran" in url for url in requested)
+
+
+def test_the_gallery_lists_the_images_of_two_or_more_runs_with_gaps_for_the_others():
+    from machinable.ui.stored import common_images
+
+    def files(*names):
+        return [{"name": name, "image": name.endswith((".png", ".svg"))} for name in names]
+
+    runs = [files("a.png", "b.svg"), files("a.png", "c.png", "x.json"), files("b.svg", "c.png", "d.png")]
+    assert common_images(runs) == [
+        {"name": "a.png", "present": [True, True, False]},
+        {"name": "b.svg", "present": [True, False, True]},
+        {"name": "c.png", "present": [False, True, True]},
+    ]
+    assert common_images([files("d.png", "x.json")]) == [{"name": "d.png", "present": [True]}]  # one run: all of them

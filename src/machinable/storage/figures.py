@@ -66,7 +66,7 @@ def encode_image(ext: str, obj) -> bytes:
         if (is_png if ext == ".png" else is_svg)(raw):
             return raw
         raise UnsupportedFormat(
-            f"These {len(raw)} bytes are not {'a PNG (no PNG signature)' if ext == '.png' else 'an SVG document (no <svg> root)'}: "
+            f"These {len(raw)} bytes are no {'PNG image (no PNG signature)' if ext == '.png' else 'SVG image (no <svg> root element)'}: "
             f"save {'the bytes of a PNG file' if ext == '.png' else 'the text or bytes of an SVG file'}, "
             "or a matplotlib figure, under a .png or .svg name."
         )
@@ -89,7 +89,7 @@ def encode_image(ext: str, obj) -> bytes:
     hint = " (for an Axes, pass ax.figure; for pyplot, plt.gcf())" if hasattr(obj, "get_figure") else ""
     if ext == ".svg" and type(obj).__module__.startswith("PIL."):
         hint = " (a PIL image is a raster image: save it as .png)"
-    raise UnsupportedFormat(f"Cannot save {type(obj).__name__!r} objects as {ext}: pass {what}{hint}.")
+    raise UnsupportedFormat(f"Cannot store a {type(obj).__name__} as {ext}: pass {what}{hint}.")
 
 
 def png_from_array(array) -> bytes:

@@ -7,7 +7,7 @@
     GET /api/experiments/<id>/records?scope=S&x=C&from=A&to=B&points=N
                                                   the last rows, columns, numeric columns downsampled (against
                                                   x, within A..B when given, to at most N points per column)
-    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled; images: see ui.images)
+    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled; a real .png/.svg as an image)
     GET /api/compare?ids=a,b,c                    config diff of several experiments, their common images
 """
 
@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
+from machinable.storage.files import image_type
 from machinable.query import STATUSES
 from machinable.records import segments
-from machinable.ui import images, listing, rowmap, stored
+from machinable.ui import listing, rowmap, stored
 from machinable.ui.filters import Filters, FilterError
 from machinable.ui.output import read_output
 from machinable.ui.series import MAX_POINTS, POINT_LIMITS
@@ -272,9 +273,12 @@ def data_file(experiment, parts: list[str]) -> Response:
     from urllib.parse import quote
 
     filename = quote(os.path.basename(path))
-    image = images.content_type(path)  # a .png/.svg that is one, with headers that keep it an image
-    if image:
-        return Response(content_type=image, path=path, headers=images.headers(filename))
+    image = image_type(path)
+    if image is not None:  # shown inline; an SVG as a document that may run nothing and load nothing
+        headers = {"Content-Disposition": f"inline; filename*=UTF-8''{filename}"}
+        if image == "image/svg+xml":
+            headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        return Response(content_type=image, path=path, headers=headers)
     if os.path.splitext(path)[1].lower() in stored.TEXT_FORMATS:
         return Response(content_type="text/plain; charset=utf-8", path=path,
                         headers={"Content-Disposition": f"inline; filename*=UTF-8''{filename}"})
@@ -314,5 +318,5 @@ def compare(storage, query: dict) -> dict:
         "config": rows,
         "differing": [row["key"] for row in rows if row["differs"]],
         "scopes": sorted(scopes, key=lambda scope: scope != "default"),
-        "images": images.gallery([stored.data_files(experiment) for experiment in experiments]),
+        "images": stored.common_images([stored.data_files(experiment) for experiment in experiments]),
     }

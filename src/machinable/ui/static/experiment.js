@@ -4,7 +4,6 @@ import {
   errorBox, experimentLink, formatBytes, formatValue, getJSON, h, localTime, panel, statusBadge, timeCell,
 } from "./dom.js";
 import { recordsView } from "./records.js";
-import { showImages } from "./images.js";
 
 const POLL_MS = 1000; // output of a running experiment
 const LIVE_EVERY = 5; // polls between refreshes of the timeline and records
@@ -48,7 +47,6 @@ export function experimentPage(main, id) {
       panel("Records", "records", records),
       h("div", { class: "grid" }, panel("Data files", "data", dataFiles(detail)), panel("Executions", "executions", executions(detail))),
     );
-    showImages(main, detail);
     timeline.append(timelineList(detail));
     const view = detail.scopes.length ? recordsView(records, id, detail.scopes) : null;
     if (!view) records.append(h("p", { class: "empty", text: "No records saved." }));
@@ -209,12 +207,14 @@ function relations(detail) {
 function dataFiles(detail) {
   if (!detail.data.length) return h("p", { class: "empty", text: "No data files." });
   const base = `/api/experiments/${encodeURIComponent(detail.id)}/data/`;
-  return h("table", { id: "data-table" }, h("tbody", {}, detail.data.map((file) =>
+  const url = (file) => base + file.name.split("/").map(encodeURIComponent).join("/");
+  const images = detail.data.filter((file) => file.image);
+  const table = h("table", { id: "data-table" }, h("tbody", {}, detail.data.map((file) =>
     h(
       "tr",
       { dataset: { name: file.name } },
       h("td", {}, h("a", {
-        href: base + file.name.split("/").map(encodeURIComponent).join("/"),
+        href: url(file),
         class: "mono",
         target: file.text ? "_blank" : null,
         rel: "noopener",
@@ -224,6 +224,11 @@ function dataFiles(detail) {
       h("td", { class: "num size", title: `${file.size} bytes`, text: formatBytes(file.size) }),
     ),
   )));
+  if (!images.length) return table;
+  const gallery = h("div", { class: "gallery", id: "figures" }, images.map((file) =>
+    h("figure", { dataset: { name: file.name } }, h("img", { src: url(file), alt: file.name, loading: "lazy" }),
+      h("figcaption", { class: "mono", text: file.name }))));
+  return h("div", {}, table, gallery);
 }
 
 function executions(detail) {
