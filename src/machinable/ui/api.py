@@ -7,8 +7,8 @@
     GET /api/experiments/<id>/records?scope=S&x=C&from=A&to=B&points=N
                                                   the last rows, columns, numeric columns downsampled (against
                                                   x, within A..B when given, to at most N points per column)
-    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled)
-    GET /api/compare?ids=a,b,c                    config diff of several experiments
+    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled; a real .png/.svg as an image)
+    GET /api/compare?ids=a,b,c                    config diff of several experiments, their common images
 """
 
 from __future__ import annotations
@@ -327,4 +327,5 @@ def compare(storage, query: dict) -> dict:
         "config": rows,
         "differing": differing,
         "scopes": sorted(scopes, key=lambda scope: scope != "default"),
+        "images": stored.common_images([stored.data_files(experiment) for experiment in experiments]),
     }

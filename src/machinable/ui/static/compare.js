@@ -3,6 +3,7 @@
 import { errorBox, experimentLink, formatValue, getJSON, h, panel, select, statusBadge } from "./dom.js";
 import { linePlot, PALETTE } from "./plot.js";
 import { defaultX, plottedColumns, recordsUrl, viewControls, xOptions } from "./records.js";
+import { showGallery } from "./images.js";
 import { meanBand, replicateGroups, scatterPanel } from "./sweep.js";
 
 export function comparePage(main, params) {
@@ -39,6 +40,7 @@ export function comparePage(main, params) {
       panel("Summary against config", "compare-summary", scatterPanel(data.experiments, data.differing, colors)),
       panel("Records", "compare-records", plots),
     );
+    showGallery(main, data);
     if (data.scopes.length) recordPlots(plots, data, colors);
     else plots.append(h("p", { class: "empty", text: "None of them saved records." }));
   }
