@@ -214,8 +214,10 @@ class Experiment(StoredRuns, Element):
         return os.path.join(self.local_directory(), name)
 
     def save_data(self, name: str, obj) -> str:
-        """Store `obj` as `data/<name>`; the extension picks the format (.txt .json .npy .p .pkl).
+        """Store `obj` as `data/<name>`; the extension picks the format (.txt .json .npy .p .pkl .png .svg).
 
+        .png/.svg take a matplotlib figure, a PIL image or uint8 array (.png), or the file's bytes;
+        the dashboard shows them inline (see `machinable.storage.figures`).
         .p/.pkl are pickles, which run code when loaded: share them only with people who trust you.
         """
         ext = data_format(name)
@@ -242,7 +244,7 @@ class Experiment(StoredRuns, Element):
         return self._attempt.check if self._attempt is not None else None
 
     def load_data(self, name: str, default=None, *, trust: bool = False):
-        """Load `data/<name>`, or `default` if there is none.
+        """Load `data/<name>`, or `default` if there is none (.png/.svg: the file's bytes, see `figures.PNG`).
 
         Pickles (.p/.pkl) run code when loaded: one you did not save yourself (signed with
         your machinable key, see `machinable.storage.trust`; e.g. another user's, or one from

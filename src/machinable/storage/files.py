@@ -9,10 +9,9 @@ import re
 
 from machinable.errors import CorruptMetadata, StorageError, UnsafePath, UnsupportedFormat
 from machinable.storage import durability
+from machinable.storage.figures import IMAGE_FORMATS, PNG_MAGIC, decode_image, encode_image, is_svg
 
-DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl", ".png", ".svg")
-IMAGE_FORMATS = (".png", ".svg")
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl", *IMAGE_FORMATS)
 
 
 _temporary_names = itertools.count()
@@ -187,35 +186,9 @@ def encode_data(ext: str, obj) -> bytes:
     return pickle.dumps(obj)
 
 
-def encode_image(ext: str, obj) -> bytes:
-    """A matplotlib figure (`savefig`), a PIL image (.png only) or the file's own bytes, as a .png or .svg."""
-    import io
-
-    if isinstance(obj, str) and ext == ".svg":
-        obj = obj.encode()
-    if isinstance(obj, (bytes, bytearray)):
-        raw = bytes(obj)
-        head = raw.lstrip()[:256].lower()
-        if (ext == ".png" and raw.startswith(PNG_MAGIC)) or (ext == ".svg" and (head.startswith(b"<svg") or
-                                                                                  (head.startswith(b"<?xml") and b"<svg" in raw[:4096].lower()))):
-            return raw
-        raise UnsupportedFormat(f"These bytes are no {ext[1:].upper()} image; give a matplotlib figure, a PIL image or a file's bytes.")
-    buffer = io.BytesIO()
-    if hasattr(obj, "savefig"):  # a matplotlib Figure
-        obj.savefig(buffer, format=ext[1:])
-    elif ext == ".png" and hasattr(obj, "save") and hasattr(obj, "mode"):  # a PIL Image
-        obj.save(buffer, format="PNG")
-    else:
-        raise UnsupportedFormat(
-            f"Cannot store a {type(obj).__name__} as {ext}: give a matplotlib figure"
-            + (", a PIL image" if ext == ".png" else "") + f" or the {ext[1:].upper()} file's bytes."
-        )
-    return buffer.getvalue()
-
-
 def decode_data(ext: str, raw: bytes):
     if ext in IMAGE_FORMATS:
-        return raw  # the image file's bytes (e.g. for PIL.Image.open(io.BytesIO(raw)) or IPython's Image)
+        return decode_image(ext, raw)  # the file's bytes, as figures.PNG or figures.SVG
     if ext == ".txt":
         return raw.decode()
     if ext == ".json":
@@ -259,14 +232,16 @@ def list_data(root: str) -> list[dict]:
 
 
 def image_type(path: str) -> str | None:
-    """image/png for a .png file that starts as one, image/svg+xml for a .svg; None for anything else."""
+    """image/png for a .png file that starts as one, image/svg+xml for a .svg that is an SVG document
+    (its first 64 KB); None for anything else."""
     ext = os.path.splitext(path)[1].lower()
-    if ext == ".svg":
-        return "image/svg+xml"
+    if ext not in IMAGE_FORMATS:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(PNG_MAGIC) if ext == ".png" else 65536)
+    except OSError:
+        return None
     if ext == ".png":
-        try:
-            with open(path, "rb") as f:
-                return "image/png" if f.read(len(PNG_MAGIC)) == PNG_MAGIC else None
-        except OSError:
-            return None
-    return None
+        return "image/png" if head == PNG_MAGIC else None
+    return "image/svg+xml" if is_svg(head) else None

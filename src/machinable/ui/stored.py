@@ -66,6 +66,19 @@ def data_files(experiment) -> list[dict]:
             for found in list_data(root)]
 
 
+def common_images(files_per_run: list[list[dict]]) -> list[dict]:
+    """The images a compare view shows side by side (from one `data_files` list per run): the names
+    at least two runs saved (every name for one run), sorted, each with which runs have it."""
+    found: dict = {}
+    for index, files in enumerate(files_per_run):
+        for file in files:
+            if file["image"]:
+                found.setdefault(file["name"], set()).add(index)
+    least = min(2, len(files_per_run))
+    return [{"name": name, "present": [index in runs for index in range(len(files_per_run))]}
+            for name, runs in sorted(found.items()) if len(runs) >= least]
+
+
 def data_path(experiment, parts: list[str]) -> str:
     """The path of the data file named by URL path `parts`; refuses names that leave `data/`."""
     if not parts or not any(parts):
