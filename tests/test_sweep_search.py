@@ -110,6 +110,15 @@ def test_bad_searches_are_named_before_anything_is_written(quad):
     search = Search("quad", {"x": [1.0]}, objective="val_loss", trials=1)
     with pytest.raises(ValidationError, match="without the objective 'val_loss'"):
         search.run()
+    quad.write("queue.py", """
+        from machinable import Execution
+
+        class Queue(Execution):
+            asynchronous = True  # like a batch system: dispatch returns once submitted
+    """)
+    with pytest.raises(ValidationError, match="returns once the experiments are submitted"), get("queue"):
+        Search("quad", {"x": [2.0]}, objective="loss", trials=1).run()
+    assert not find("quad", where={"x": 2.0}) and len(find("machinable.sweep.stored")) == 1  # nothing written
 
 
 def test_a_search_killed_at_trial_12_and_restarted_ends_with_30_distinct_trials_run_once(quad):

@@ -135,7 +135,15 @@ class Search:
         """Run trials until `trials` distinct experiments are stored, `parallel` at a time, each batch through
         a copy of the current execution (`with get(execution):`; else in this process)."""
         from machinable.element import get
+        from machinable.execution import Execution
 
+        current = context.current(Execution)
+        if current is not None and current.asynchronous:
+            raise ValidationError(
+                f"{self!r} needs each batch's objectives before it asks for the next, but {current!r} returns once "
+                "the experiments are submitted; run the search in a process of the batch job (e.g. with the "
+                "multiprocess execution there), or use a Sweep."
+            )
         record = self.record().commit()
         study, pending = self._rebuild()
         self._study = study
