@@ -50,7 +50,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, median, params_for,  # noqa: E402
+from _common import (exec_peak_rss_mb, accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, median, params_for,  # noqa: E402
                      perf, progress, r, run_workload, summarize)
 
 
@@ -543,7 +543,7 @@ def w_lookup_only(args):
         hits = store.find(q)
         times.append(perf() - t)
         assert len(hits) == 1, (q, hits)
-    return {"n": n, "ms_per_lookup": summarize(times, digits=3), "peak_rss_mb": maxrss_mb()}
+    return {"n": n, "ms_per_lookup": summarize(times, digits=3), "peak_rss_mb": exec_peak_rss_mb(), "rss_source": "VmHWM"}
 
 
 WORKLOADS = {"run_overhead": w_run_overhead, "logging": w_logging, "lookup": w_lookup, "cli": w_cli,

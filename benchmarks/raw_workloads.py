@@ -37,7 +37,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for, perf,  # noqa: E402
+from _common import (exec_peak_rss_mb, accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for, perf,  # noqa: E402
                      progress, r, run_workload, summarize)
 
 TOOL = "raw"
@@ -235,7 +235,7 @@ def w_lookup_only(args):
         times.append(perf() - t)
         assert got == q
     db.close()
-    return {"n": n, "ms_per_lookup": summarize(times, digits=5), "peak_rss_mb": maxrss_mb()}
+    return {"n": n, "ms_per_lookup": summarize(times, digits=5), "peak_rss_mb": exec_peak_rss_mb(), "rss_source": "VmHWM"}
 
 
 CLI_SCRIPT = '''\

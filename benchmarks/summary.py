@@ -129,12 +129,12 @@ def build_rows(run) -> list[dict]:
                 lnotes[t] = f"{pl[t]['sizes'][k]['lookups']} lookups (budget)"
         row(f"lookup_{n}", f"4 lookup by config among N = {n:,}: `get(m, cfg)`", "ms", vals, lnotes)
     big = str(run["sizes"]["lookup_n"][-1])
-    # every tool populates in one process and looks up in a fresh lookup-only one (results without the
-    # lookup-only figure for raw and the peers predate that: their peak included populating, not shown)
-    rss, rss_notes = {"machinable": med(ml, "sizes", big, "peak_rss_mb")}, {}
+    # every tool populates in one process and looks up in a fresh lookup-only one, whose peak is read as
+    # VmHWM (ru_maxrss carries the spawning process's peak over exec); older results lack it: not shown
+    rss, rss_notes = {"machinable": med(ml, "sizes", big, "exec_peak_rss_mb") or med(ml, "sizes", big, "peak_rss_mb")}, {}
     for t, x in (("raw", rl), *pl.items()):
         only = (x or {}).get("lookup_only")
-        if only:
+        if only and only.get("rss_source") == "VmHWM":
             rss[t] = only["peak_rss_mb"]
             if str(only["n"]) != big:
                 rss_notes[t] = f"at N = {only['n']:,}"
