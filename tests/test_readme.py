@@ -67,7 +67,7 @@ def module_name(block: str) -> str | None:
 def test_the_readme_has_the_examples_this_test_expects():
     blocks = python_blocks()
     assert len(blocks) >= 10
-    assert [module_name(b) for b in blocks if module_name(b)] == ["estimate_gravity", "multiprocess_execution"]
+    assert [module_name(b) for b in blocks if module_name(b)] == ["estimate_gravity", "multiprocess_execution", "resumable"]
     assert sum(NEEDS_A_CLUSTER in b for b in blocks) == 1
 
 

@@ -14,7 +14,7 @@ from machinable.element import Element
 from machinable.errors import ModuleNotFound, StateError, StorageError, ValidationError
 from machinable.identity import Request, keys_hash, keys_of
 from machinable.project import Project
-from machinable.records import Record, Records, segment, segments
+from machinable.records import Record, Records, attempt_of, segment, segments
 from machinable.status import StoredRuns
 from machinable.run import run
 from machinable.storage import Storage
@@ -214,8 +214,10 @@ class Experiment(StoredRuns, Element):
         return os.path.join(self.local_directory(), name)
 
     def save_data(self, name: str, obj) -> str:
-        """Store `obj` as `data/<name>`; the extension picks the format (.txt .json .npy .p .pkl).
+        """Store `obj` as `data/<name>`; the extension picks the format (.txt .json .npy .p .pkl .png .svg).
 
+        .png/.svg take a matplotlib figure, a PIL image or uint8 array (.png), or the file's bytes;
+        the dashboard shows them inline (see `machinable.storage.figures`).
         .p/.pkl are pickles, which run code when loaded: share them only with people who trust you.
         """
         ext = data_format(name)
@@ -242,7 +244,7 @@ class Experiment(StoredRuns, Element):
         return self._attempt.check if self._attempt is not None else None
 
     def load_data(self, name: str, default=None, *, trust: bool = False):
-        """Load `data/<name>`, or `default` if there is none.
+        """Load `data/<name>`, or `default` if there is none (.png/.svg: the file's bytes, see `figures.PNG`).
 
         Pickles (.p/.pkl) run code when loaded: one you did not save yourself (signed with
         your machinable key, see `machinable.storage.trust`; e.g. another user's, or one from
@@ -278,10 +280,49 @@ class Experiment(StoredRuns, Element):
 
         return Summary(self)
 
-    def records(self, scope: str = "default") -> Records:
-        """The saved rows of `scope`, of every attempt in order."""
+    def records(self, scope: str = "default", attempt: int | str | None = None, superseded: bool = False) -> Records:
+        """The saved rows of `scope`: of every attempt in order (each row's `_attempt` says which), or of one
+        attempt (`attempt=2`, or `"latest"`: the newest that saved rows to this scope). Rows an attempt
+        saved after the step a later attempt resumed from (`load_checkpoint`) are left out unless
+        `superseded=True`, so the rows read as one continued run."""
         self.local_directory("records", scope + ".jsonl")  # refuses a scope that leaves the directory
-        return Records.read(*segments(self.local_directory("records"), scope))
+        paths = segments(self.local_directory("records"), scope)
+        if attempt is not None:
+            if attempt != "latest" and (not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1):
+                raise ValidationError(f"attempt must be None, 'latest' or a number from 1, not {attempt!r}.")
+            wanted = attempt_of(paths[-1]) if attempt == "latest" and paths else attempt
+            paths = [path for path in paths if attempt_of(path) == wanted]
+        records = Records.read(*paths)
+        if superseded:
+            return records
+        from machinable import checkpoints
+
+        cut = checkpoints.superseded_after(self)
+        if not cut:
+            return records
+        continued = Records(checkpoints.continued(records, cut))
+        continued.skipped = records.skipped
+        return continued
+
+    # --- checkpoints (see machinable.checkpoints) -------------------------------------
+
+    def save_checkpoint(self, obj, step: int | None = None, keep: int = 3):
+        """Store `obj` (picklable) as the checkpoint of `step`; the newest `keep` are kept."""
+        from machinable import checkpoints
+
+        return checkpoints.save(self, obj, step, keep)
+
+    def load_checkpoint(self):
+        """The newest checkpoint of this or an earlier attempt (`.value`, `.step`, `.attempt`, `.path`), or None."""
+        from machinable import checkpoints
+
+        return checkpoints.latest(self)
+
+    def checkpoint_directory(self, step: int | None = None, keep: int = 3):
+        """`with self.checkpoint_directory(step) as path:` for frameworks that write files (e.g. torch.save)."""
+        from machinable import checkpoints
+
+        return checkpoints.directory(self, step, keep)
 
     # --- relations --------------------------------------------------------------------
 

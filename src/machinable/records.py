@@ -240,8 +240,15 @@ def _row(line: bytes):
     return row if isinstance(row, dict) else False
 
 
+def attempt_of(path: str) -> int:
+    """The attempt whose segment a records file is (`<scope>.jsonl` is the first, `<scope>.jsonl.N` the N-th)."""
+    suffix = path.rpartition(".")[2]
+    return int(suffix) if suffix.isdigit() else 1
+
+
 class Rows:
-    """The rows of segment files, read one line at a time in order; `skipped` counts damaged lines."""
+    """The rows of segment files, read one line at a time in order; `skipped` counts damaged lines.
+    Each row says which attempt of the run saved it (`_attempt`, from its segment)."""
 
     def __init__(self, *paths: str):
         self.paths = paths
@@ -252,6 +259,7 @@ class Rows:
             f = _open(path)
             if f is None:
                 continue
+            attempt = attempt_of(path)
             with f:
                 while line := f.readline(MAX_LINE):
                     if len(line) == MAX_LINE and not line.endswith(b"\n"):
@@ -261,6 +269,7 @@ class Rows:
                         continue
                     row = _row(line)
                     if row:
+                        row.setdefault("_attempt", attempt)
                         yield row
                     elif row is False:
                         self.skipped += 1

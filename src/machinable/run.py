@@ -26,7 +26,8 @@ import traceback
 
 from machinable.errors import ClaimLost, ExecutionFailed
 from machinable.output import captured
-from machinable.storage.claim import HOST, Claim, Heartbeat, process_state
+from machinable import system
+from machinable.storage.claim import HOST, Claim, Heartbeat, heartbeat_seconds, process_state
 from machinable.storage.files import read_json, remove_temporaries, write_json
 from machinable.summary import close_attempt
 
@@ -79,7 +80,8 @@ class Attempt:
         if previous:
             status["resumed_from"] = previous
         path = experiment._file(STATUS)
-        with Heartbeat(self.claim), captured(experiment._file("output.log"), self.check):
+        with Heartbeat(self.claim), captured(experiment._file("output.log"), self.check), \
+                system.sampling(experiment, heartbeat_seconds()):
             try:
                 experiment.on_seeding()
                 experiment.on_execute()

@@ -232,7 +232,7 @@ def test_malformed_where_on_the_command_line(stored, condition, problem):
 
 # --- data files --------------------------------------------------------------------------------
 
-UNSUPPORTED = ["table.csv", "notes", "rows.jsonl", "result.txt.bak", "image.PNG", "model.h5", "archive.tar.gz", "x."]
+UNSUPPORTED = ["table.csv", "notes", "rows.jsonl", "result.txt.bak", "image.JPG", "model.h5", "archive.tar.gz", "x."]
 
 
 @pytest.mark.parametrize("name", UNSUPPORTED)

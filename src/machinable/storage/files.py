@@ -9,8 +9,9 @@ import re
 
 from machinable.errors import CorruptMetadata, StorageError, UnsafePath, UnsupportedFormat
 from machinable.storage import durability
+from machinable.storage.figures import IMAGE_FORMATS, PNG_MAGIC, decode_image, encode_image, is_svg
 
-DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl")
+DATA_FORMATS = (".txt", ".json", ".npy", ".p", ".pkl", *IMAGE_FORMATS)
 
 
 _temporary_names = itertools.count()
@@ -159,12 +160,15 @@ def data_format(name: str) -> str:
     if ext not in DATA_FORMATS:
         raise UnsupportedFormat(
             f"Cannot store {name!r}: unsupported extension {ext or '(none)'!r}. Use one of "
-            f"{', '.join(DATA_FORMATS)} (.txt str, .json JSON-able, .npy numpy array, .p/.pkl pickle)."
+            f"{', '.join(DATA_FORMATS)} (.txt str, .json JSON-able, .npy numpy array, .p/.pkl pickle, "
+            ".png/.svg a matplotlib figure, a PIL image or the file's bytes)."
         )
     return ext
 
 
 def encode_data(ext: str, obj) -> bytes:
+    if ext in IMAGE_FORMATS:
+        return encode_image(ext, obj)
     if ext == ".txt":
         return str(obj).encode()
     if ext == ".json":
@@ -183,6 +187,8 @@ def encode_data(ext: str, obj) -> bytes:
 
 
 def decode_data(ext: str, raw: bytes):
+    if ext in IMAGE_FORMATS:
+        return decode_image(ext, raw)  # the file's bytes, as figures.PNG or figures.SVG
     if ext == ".txt":
         return raw.decode()
     if ext == ".json":
@@ -223,3 +229,19 @@ def list_data(root: str) -> list[dict]:
                 continue
             found.append({"name": relative, "size": size})
     return found
+
+
+def image_type(path: str) -> str | None:
+    """image/png for a .png file that starts as one, image/svg+xml for a .svg that is an SVG document
+    (its first 64 KB); None for anything else."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in IMAGE_FORMATS:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(PNG_MAGIC) if ext == ".png" else 65536)
+    except OSError:
+        return None
+    if ext == ".png":
+        return "image/png" if head == PNG_MAGIC else None
+    return "image/svg+xml" if is_svg(head) else None

@@ -7,8 +7,8 @@
     GET /api/experiments/<id>/records?scope=S&x=C&from=A&to=B&points=N
                                                   the last rows, columns, numeric columns downsampled (against
                                                   x, within A..B when given, to at most N points per column)
-    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled)
-    GET /api/compare?ids=a,b,c                    config diff of several experiments
+    GET /api/experiments/<id>/data/<name>         a data file as stored (never unpickled; a real .png/.svg as an image)
+    GET /api/compare?ids=a,b,c                    config diff of several experiments, their common images
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
+from machinable.storage.files import image_type
 from machinable.query import STATUSES
 from machinable.records import segments
 from machinable.ui import listing, rowmap, stored
@@ -29,7 +30,7 @@ from machinable.ui.series import MAX_POINTS, POINT_LIMITS
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 10_000
-MAX_COMPARED = 20
+MAX_COMPARED = 500
 
 
 class ApiError(Exception):
@@ -272,6 +273,12 @@ def data_file(experiment, parts: list[str]) -> Response:
     from urllib.parse import quote
 
     filename = quote(os.path.basename(path))
+    image = image_type(path)
+    if image is not None:  # shown inline; an SVG as a document that may run nothing and load nothing
+        headers = {"Content-Disposition": f"inline; filename*=UTF-8''{filename}"}
+        if image == "image/svg+xml":
+            headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+        return Response(content_type=image, path=path, headers=headers)
     if os.path.splitext(path)[1].lower() in stored.TEXT_FORMATS:
         return Response(content_type="text/plain; charset=utf-8", path=path,
                         headers={"Content-Disposition": f"inline; filename*=UTF-8''{filename}"})
@@ -280,7 +287,9 @@ def data_file(experiment, parts: list[str]) -> Response:
 
 
 def compare(storage, query: dict) -> dict:
-    """Several experiments side by side: every config key, which differ, and their record scopes."""
+    """Several experiments side by side: every config key, which differ, their record scopes, and each
+    experiment's label (the config keys that differ, e.g. "alpha=0.01, penalty=l1"), summary metrics and
+    replicate group (runs with the same `replicates` differ only in their seed)."""
     ids = []
     for text in query.get("ids", []):
         for experiment_id in text.split(","):
@@ -306,9 +315,17 @@ def compare(storage, query: dict) -> dict:
     for experiment in experiments:
         for scope in stored.scopes(experiment):
             scopes.setdefault(scope, None)
+    differing = [row["key"] for row in rows if row["differs"]]
+    shown = []
+    for experiment, config in zip(experiments, configs):
+        label = ", ".join(f"{key}={json.dumps(plain(config[key]), ensure_ascii=False).strip(chr(34))}"
+                          for key in differing if key in config)
+        shown.append({**summary(experiment), "label": label or experiment.experiment_id, "seed": experiment.seed,
+                      "summary": experiment.summary(), "replicates": experiment.metadata()["identity"]})
     return {
-        "experiments": [summary(experiment) for experiment in experiments],
+        "experiments": shown,
         "config": rows,
-        "differing": [row["key"] for row in rows if row["differs"]],
+        "differing": differing,
         "scopes": sorted(scopes, key=lambda scope: scope != "default"),
+        "images": stored.common_images([stored.data_files(experiment) for experiment in experiments]),
     }

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from itertools import islice
 
 from machinable.records import MAX_LINE, _open, _row
-from machinable.ui.series import MAX_POINTS, Downsampled, _finite, summarise
+from machinable.ui.series import MAX_POINTS, UNPLOTTED, Downsampled, _finite, summarise
 
 BLOCK = 4096  # rows
 KEPT = 8  # maps kept at once (each: a few numbers per block, and the last rows of the table)
@@ -126,7 +126,7 @@ def _within(paths, known: dict, low, high, limit: int) -> dict:
     """The answer for an x range from the blocks whose x span meets it."""
     x = known["x"]
     numeric = known["numeric"]
-    plotted = [column for column in numeric if column not in (x, "_timestamp")]
+    plotted = [column for column in numeric if column != x and column not in UNPLOTTED]
     series = {}
     in_range = 0
     read = 0

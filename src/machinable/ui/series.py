@@ -23,6 +23,8 @@ AUTO_X = ("step", "iteration", "epoch")  # the x axis unless one is asked for: t
 
 _UNSEEN = object()
 
+UNPLOTTED = ("_timestamp", "_attempt")  # columns machinable adds to each row: never a line of their own
+
 
 def _finite(value) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
@@ -132,13 +134,13 @@ def summarise(rows, x: str | None = None, low: float | None = None, high: float 
                 series.pop(key, None)
                 continue
             kinds[key] = True
-            if plotted and key != x and key != "_timestamp" and _finite(value):
+            if plotted and key != x and key not in UNPLOTTED and _finite(value):
                 line = series.get(key)
                 if line is None:
                     line = series[key] = Downsampled(limit)
                 line.add((index, where, value))
     numeric = [column for column, kind in kinds.items() if kind is True]
-    plotted_columns = [column for column in numeric if column not in (x, "_timestamp")]
+    plotted_columns = [column for column in numeric if column != x and column not in UNPLOTTED]
     return {
         "columns": list(kinds),
         "numeric": numeric,

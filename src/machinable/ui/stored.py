@@ -16,7 +16,7 @@ from machinable.conditions import where
 from machinable.opening import open_stored
 from machinable.records import scope_of
 from machinable.run import claim_token, superseded
-from machinable.storage.files import list_data, read_json, safe_join
+from machinable.storage.files import image_type, list_data, read_json, safe_join
 
 EXPERIMENT_ID = re.compile(r"^[0-9A-Za-z]{1,64}$")
 SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -60,8 +60,23 @@ def check_scope(scope: str) -> str:
 
 def data_files(experiment) -> list[dict]:
     """Files under `data/`: name (relative, '/'-separated), size in bytes and whether it is shown as text."""
-    return [{**found, "text": os.path.splitext(found["name"])[1].lower() in TEXT_FORMATS}
-            for found in list_data(experiment.local_directory("data"))]
+    root = experiment.local_directory("data")
+    return [{**found, "text": os.path.splitext(found["name"])[1].lower() in TEXT_FORMATS,
+             "image": image_type(os.path.join(root, *found["name"].split("/"))) is not None}
+            for found in list_data(root)]
+
+
+def common_images(files_per_run: list[list[dict]]) -> list[dict]:
+    """The images a compare view shows side by side (from one `data_files` list per run): the names
+    at least two runs saved (every name for one run), sorted, each with which runs have it."""
+    found: dict = {}
+    for index, files in enumerate(files_per_run):
+        for file in files:
+            if file["image"]:
+                found.setdefault(file["name"], set()).add(index)
+    least = min(2, len(files_per_run))
+    return [{"name": name, "present": [index in runs for index in range(len(files_per_run))]}
+            for name, runs in sorted(found.items()) if len(runs) >= least]
 
 
 def data_path(experiment, parts: list[str]) -> str:

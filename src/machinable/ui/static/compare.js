@@ -3,6 +3,8 @@
 import { errorBox, experimentLink, formatValue, getJSON, h, panel, select, statusBadge } from "./dom.js";
 import { linePlot, PALETTE } from "./plot.js";
 import { defaultX, plottedColumns, recordsUrl, viewControls, xOptions } from "./records.js";
+import { showGallery } from "./images.js";
+import { meanBand, replicateGroups, scatterPanel } from "./sweep.js";
 
 export function comparePage(main, params) {
   const ids = (params.get("ids") || "").split(",").map((id) => id.trim()).filter(Boolean);
@@ -21,14 +23,24 @@ export function comparePage(main, params) {
       return;
     }
     if (disposed) return;
-    const colors = new Map(data.experiments.map((experiment, index) => [experiment.id, PALETTE[index % PALETTE.length]]));
+    const groups = data.groups = replicateGroups(data.experiments); // before the labels get their seeds
+    const colors = new Map(); // replicates share a color
+    groups.forEach((group, index) => group.members.forEach((experiment) => colors.set(experiment.id, PALETTE[index % PALETTE.length])));
+    for (const group of groups) {
+      if (group.members.length > 1) group.members.forEach((experiment) => { experiment.label += ` · seed ${experiment.seed}`; });
+    }
+    const configs = new Map(data.experiments.map((experiment) => [experiment.id, {}]));
+    for (const row of data.config) row.values.forEach((value, index) => { if (row.present[index]) configs.get(data.experiments[index].id)[row.key] = value; });
+    data.experiments.forEach((experiment) => { experiment.config = configs.get(experiment.id); });
     const plots = h("div", {});
     main.replaceChildren(
       h("h1", { text: `Compare ${data.experiments.length} experiments` }),
       panel("Experiments", "compare-legend", legend(data.experiments, colors)),
       panel("Config", "config-diff", configDiff(data)),
+      panel("Summary against config", "compare-summary", scatterPanel(data.experiments, data.differing, colors)),
       panel("Records", "compare-records", plots),
     );
+    showGallery(main, data);
     if (data.scopes.length) recordPlots(plots, data, colors);
     else plots.append(h("p", { class: "empty", text: "None of them saved records." }));
   }
@@ -41,7 +53,8 @@ function legend(experiments, colors) {
   return h("ul", { class: "legend" }, experiments.map((experiment) => {
     const swatch = h("span", { class: "swatch" });
     swatch.style.background = colors.get(experiment.id);
-    return h("li", { dataset: { id: experiment.id } }, swatch, experimentLink(experiment.id), " ", h("span", { class: "muted", text: experiment.module }), " ", statusBadge(experiment.status));
+    return h("li", { dataset: { id: experiment.id } }, swatch, h("span", { class: "label", text: experiment.label }), " ",
+      experimentLink(experiment.id), " ", h("span", { class: "muted", text: experiment.module }), " ", statusBadge(experiment.status));
   }));
 }
 
@@ -79,7 +92,9 @@ function recordPlots(container, data, colors) {
   let range = null; // the zoomed x range, null for all rows
   let loaded = [];
   let sequence = 0;
-  const view = { logY: false, smoothing: 0 };
+  const view = { logY: false, smoothing: 0, replicates: false };
+  const groups = data.groups;
+  const hasReplicates = groups.some((group) => group.members.length > 1);
   const controls = h("div", { class: "toolbar" });
   const plots = h("div", { class: "plots", id: "compare-plots" });
   container.append(controls, plots);
@@ -114,6 +129,8 @@ function recordPlots(container, data, colors) {
         load();
       })),
       ...viewControls("compare-", view, draw),
+      hasReplicates ? h("label", {}, h("input", { type: "checkbox", id: "compare-replicates", checked: view.replicates,
+        onchange: (event) => { view.replicates = event.target.checked; draw(); } }), " replicates as mean ± std") : null,
       range ? h("button", { id: "compare-reset-zoom", onclick: () => zoom(null) }, "Show all rows") : null,
     );
     draw();
@@ -130,10 +147,11 @@ function recordPlots(container, data, colors) {
     const xLabel = xColumn || "row index";
     plots.replaceChildren(...columns.map((column) => linePlot(
       column,
-      loaded
+      view.replicates ? groupedSeries(groups, loaded, column, colors) : loaded
         .filter((one) => one.records.numeric.includes(column))
         .map((one) => ({
-          name: one.experiment.id,
+          name: one.experiment.label,
+          key: one.experiment.id,
           color: colors.get(one.experiment.id),
           points: one.records.series[column] || [],
         })),
@@ -144,4 +162,14 @@ function recordPlots(container, data, colors) {
   }
 
   load();
+}
+
+// One line per replicate group: the members' mean, with a band of ± one standard deviation.
+function groupedSeries(groups, loaded, column, colors) {
+  const byId = new Map(loaded.map((one) => [one.experiment.id, one.records.series[column] || []]));
+  return groups.map((group) => ({
+    name: `${group.label} (n=${group.members.length})`,
+    color: colors.get(group.members[0].id),
+    ...meanBand(group.members.map((experiment) => byId.get(experiment.id) || [])),
+  }));
 }

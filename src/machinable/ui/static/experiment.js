@@ -207,12 +207,14 @@ function relations(detail) {
 function dataFiles(detail) {
   if (!detail.data.length) return h("p", { class: "empty", text: "No data files." });
   const base = `/api/experiments/${encodeURIComponent(detail.id)}/data/`;
-  return h("table", { id: "data-table" }, h("tbody", {}, detail.data.map((file) =>
+  const url = (file) => base + file.name.split("/").map(encodeURIComponent).join("/");
+  const images = detail.data.filter((file) => file.image);
+  const table = h("table", { id: "data-table" }, h("tbody", {}, detail.data.map((file) =>
     h(
       "tr",
       { dataset: { name: file.name } },
       h("td", {}, h("a", {
-        href: base + file.name.split("/").map(encodeURIComponent).join("/"),
+        href: url(file),
         class: "mono",
         target: file.text ? "_blank" : null,
         rel: "noopener",
@@ -222,6 +224,11 @@ function dataFiles(detail) {
       h("td", { class: "num size", title: `${file.size} bytes`, text: formatBytes(file.size) }),
     ),
   )));
+  if (!images.length) return table;
+  const gallery = h("div", { class: "gallery", id: "figures" }, images.map((file) =>
+    h("figure", { dataset: { name: file.name } }, h("img", { src: url(file), alt: file.name, loading: "lazy" }),
+      h("figcaption", { class: "mono", text: file.name }))));
+  return h("div", {}, table, gallery);
 }
 
 function executions(detail) {

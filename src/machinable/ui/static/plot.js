@@ -12,7 +12,8 @@ const HEIGHT = 230;
 const MARGIN = { left: 58, right: 14, top: 26, bottom: 34 };
 const MAX_MARKERS = 300; // points drawn as dots too when there are few
 
-// series: [{ name, color, points: [[x, y], ...] }]; a point with a non-finite coordinate breaks the line.
+// series: [{ name (shown), key (the data-series attribute; the name if none), color, points: [[x, y], ...], band: [[x, low, high], ...] (optional: e.g. mean ± std of
+// replicates, drawn as a shaded area) }]; a point with a non-finite coordinate breaks the line.
 // options: { logY, smoothing (0 ≤ weight < 1), domain: [x0, x1] shown, note, onZoom(x0, x1), onReset() }
 export function linePlot(title, series, xLabel, options = {}) {
   const { logY = false, smoothing = 0, domain = null, note = null } = options;
@@ -38,7 +39,8 @@ export function linePlot(title, series, xLabel, options = {}) {
     return { ...one, raw, smooth };
   });
   const inside = (point) => valid(point) && (!domain || (point[0] >= domain[0] && point[0] <= domain[1]));
-  const all = shown.flatMap((one) => [...one.raw, ...(one.smooth || [])].filter(inside));
+  const bandPoints = (one) => (one.band || []).flatMap(([x, low, high]) => [[x, scaled(low, logY)], [x, scaled(high, logY)]]);
+  const all = shown.flatMap((one) => [...one.raw, ...(one.smooth || []), ...bandPoints(one)].filter(inside));
   if (!all.length) {
     const why = logY && series.some((one) => one.points.some(valid)) ? "no positive values (log scale)" : "no finite values";
     plot.append(svg("text", { class: "tick empty-plot", x: WIDTH / 2, y: HEIGHT / 2, "text-anchor": "middle" }, why));
@@ -71,10 +73,14 @@ export function linePlot(title, series, xLabel, options = {}) {
   const markers = all.length <= MAX_MARKERS;
   const hoverable = [];
   for (const one of shown) {
+    if (one.band && one.band.length) lines.append(bandOf(one, sx, sy, logY));
+  }
+  for (const one of shown) {
     const drawn = one.smooth || one.raw;
     if (one.smooth) lines.append(svg("path", { class: "raw", d: pathOf(one.raw, sx, sy).d, stroke: one.color }));
     const { d, count, pixels } = pathOf(drawn, sx, sy, one.points);
-    lines.append(svg("path", { class: one.smooth ? "series smoothed" : "series", d, stroke: one.color, "data-series": one.name, "data-points": count }));
+    lines.append(svg("path", { class: one.smooth ? "series smoothed" : "series", d, stroke: one.color,
+      "data-series": one.key ?? one.name, "data-name": one.name, "data-points": count }));
     if (markers && !one.smooth) {
       for (const [px, py, x, y] of pixels) {
         lines.append(svg("circle", { class: "point", cx: px, cy: py, r: 2.2, fill: one.color },
@@ -85,6 +91,14 @@ export function linePlot(title, series, xLabel, options = {}) {
   }
   interact(plot, frame, hoverable, options);
   return plot;
+}
+
+// The shaded area between a band's low and high values (a polygon: along the highs, back along the lows).
+function bandOf(one, sx, sy, logY) {
+  const kept = one.band.filter(([x, low, high]) => valid([x, scaled(low, logY)]) && valid([x, scaled(high, logY)]));
+  const along = kept.map(([x, , high]) => `${sx(x).toFixed(2)},${sy(scaled(high, logY)).toFixed(2)}`);
+  const back = kept.slice().reverse().map(([x, low]) => `${sx(x).toFixed(2)},${sy(scaled(low, logY)).toFixed(2)}`);
+  return svg("polygon", { class: "band", points: [...along, ...back].join(" "), fill: one.color, "data-name": one.name });
 }
 
 function valid(point) {
