@@ -175,7 +175,7 @@ def w_logging(args) -> dict:
             loop = perf() - t
         rec.close()
         total = perf() - t
-        rss_logging = maxrss_mb()  # before the verification below reads the rows back
+        rss_logging = exec_peak_rss_mb()  # before the verification below reads the rows back
         path = e.local_directory("records", "default.jsonl")
         with open(path, "rb") as f:
             lines = f.read().splitlines()
@@ -358,7 +358,7 @@ def w_lookup_only(args) -> None:
             res["query"] = query_times(n, rng, args.find_lookups * 4)
     res["process_total_s"] = r(perf() - t_proc, 3)
     res["peak_rss_mb"] = maxrss_mb()
-    res["exec_peak_rss_mb"] = exec_peak_rss_mb()  # VmHWM, as raw and the peers report theirs
+    res["exec_peak_rss_mb"] = exec_peak_rss_mb()  # VmHWM (ru_maxrss carries the spawning process's peak over exec)
     emit(TOOL, "lookup-only", args, res)
 
 

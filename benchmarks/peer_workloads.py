@@ -180,7 +180,7 @@ def w_logging(args):
         loop = perf() - t
         mlflow.end_run()
         total = perf() - t
-        rss = maxrss_mb()
+        rss = exec_peak_rss_mb()
         n_loss = len(client.get_metric_history(rid, "loss"))
         n_acc = len(client.get_metric_history(rid, "accuracy"))
         assert n_loss == done and n_acc == done, (n_loss, n_acc, done)
@@ -207,7 +207,7 @@ def w_logging(args):
         res = ex.run(options={"--capture": "no"})
         total = perf() - box["t0"]
         loop = box["loop"]
-        rss = maxrss_mb()
+        rss = exec_peak_rss_mb()
         done = rows
         assert res.status == "COMPLETED"
         with open(os.path.join(root, "runs", "1", "metrics.json")) as f:

@@ -133,7 +133,7 @@ def w_logging(args):
     res["rows"] = rows
     res["rows_per_s"] = res["os-write"]["rows_per_s"]
     res["us_per_row"] = res["os-write"]["us_per_row"]
-    res["peak_rss_mb"] = maxrss_mb()
+    res["peak_rss_mb"] = exec_peak_rss_mb()  # VmHWM: ru_maxrss carries the spawning process's peak
     return res
 
 

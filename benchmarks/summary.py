@@ -109,6 +109,8 @@ def build_rows(run) -> list[dict]:
         {"machinable": "MACHINABLE_DURABILITY=fsync", "raw": "os.write + fdatasync per row",
          "mlflow-sqlite": "SQLite commit per call"})
     nrows = run["sizes"]["rows"]
+    # peak RSS is VmHWM of the process image (ru_maxrss in results before 2026-12-04 02:35 UTC included the
+    # runner's own peak, which it inherits across exec: those figures are floors, not the process's own)
     row("log_rss", f"3 peak RSS, {nrows:,}-row logging process", "MB",
         {"machinable": med(kw, "peak_rss_mb"), "raw": med(rawl, "peak_rss_mb"),
          **{t: med(per[t], "peak_rss_mb") for t in PEERS}}, compare=False)
