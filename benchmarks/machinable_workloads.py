@@ -52,7 +52,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy_at, emit, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for,  # noqa: E402
+from _common import (exec_peak_rss_mb, accuracy_at, emit, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for,  # noqa: E402
                      perf, progress, r, run_workload, summarize)
 
 TOOL = "machinable"
@@ -175,7 +175,7 @@ def w_logging(args) -> dict:
             loop = perf() - t
         rec.close()
         total = perf() - t
-        rss_logging = maxrss_mb()  # before the verification below reads the rows back
+        rss_logging = exec_peak_rss_mb()  # before the verification below reads the rows back
         path = e.local_directory("records", "default.jsonl")
         with open(path, "rb") as f:
             lines = f.read().splitlines()
@@ -358,6 +358,7 @@ def w_lookup_only(args) -> None:
             res["query"] = query_times(n, rng, args.find_lookups * 4)
     res["process_total_s"] = r(perf() - t_proc, 3)
     res["peak_rss_mb"] = maxrss_mb()
+    res["exec_peak_rss_mb"] = exec_peak_rss_mb()  # VmHWM (ru_maxrss carries the spawning process's peak over exec)
     emit(TOOL, "lookup-only", args, res)
 
 

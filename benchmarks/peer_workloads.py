@@ -50,7 +50,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, median, params_for,  # noqa: E402
+from _common import (exec_peak_rss_mb, accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, median, params_for,  # noqa: E402
                      perf, progress, r, run_workload, summarize)
 
 
@@ -180,7 +180,7 @@ def w_logging(args):
         loop = perf() - t
         mlflow.end_run()
         total = perf() - t
-        rss = maxrss_mb()
+        rss = exec_peak_rss_mb()
         n_loss = len(client.get_metric_history(rid, "loss"))
         n_acc = len(client.get_metric_history(rid, "accuracy"))
         assert n_loss == done and n_acc == done, (n_loss, n_acc, done)
@@ -207,7 +207,7 @@ def w_logging(args):
         res = ex.run(options={"--capture": "no"})
         total = perf() - box["t0"]
         loop = box["loop"]
-        rss = maxrss_mb()
+        rss = exec_peak_rss_mb()
         done = rows
         assert res.status == "COMPLETED"
         with open(os.path.join(root, "runs", "1", "metrics.json")) as f:
@@ -401,8 +401,18 @@ def w_lookup(args):
             "cloned_runs": cloned,
         }
         progress(args.tool, "lookup", n, out[str(n)]["ms_per_lookup"]["median"], "ms")
+    peak = maxrss_mb()
+    only = None
+    if prev_n:  # memory like machinable's: a fresh lookup-only process on the largest store populated above
+        p = subprocess.run([sys.executable, os.path.abspath(__file__), "lookup-only", "--tool", args.tool,
+                            "--base", args.base, "--root", root, "--n", str(prev_n),
+                            "--lookups", str(out[str(prev_n)]["lookups"])],
+                           capture_output=True, text=True, timeout=1800)
+        if p.returncode != 0:
+            raise RuntimeError(f"lookup-only failed ({p.returncode}): {p.stderr[-3000:]}")
+        only = json.loads(p.stdout.strip().splitlines()[-1])["results"]
     shutil.rmtree(root, ignore_errors=True)
-    return {"sizes": out, "skipped": skipped, "peak_rss_mb": maxrss_mb(),
+    return {"sizes": out, "skipped": skipped, "peak_rss_mb": peak, "lookup_only": only,
             "populate": {"mlflow-sqlite": "API runs, then the API-made run's rows copied in SQL (runs, params, tags)",
                          "mlflow-file": "API runs, then the API-made run directory copied (meta.yaml, params/, tags/)",
                          "sacred": "ex.run() runs, then run directories holding only a config.json like "
@@ -506,7 +516,38 @@ def w_cli(args):
             "process_total_ms": summarize(totals), "warmup_first_process_ms": r(first_total * 1e3)}
 
 
-WORKLOADS = {"run_overhead": w_run_overhead, "logging": w_logging, "lookup": w_lookup, "cli": w_cli}
+def w_lookup_only(args):
+    """Internal: look configs up in the store `lookup` populated, in a fresh process that only opens it."""
+    quiet()
+    n = args.n[0]
+    if args.tool == "sacred":
+        store = SacredStore.__new__(SacredStore)  # the scan needs no Experiment; importing sacred like a user would
+        import sacred  # noqa: F401
+
+        store.dir = os.path.join(args.root, "runs")
+    else:
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
+        quiet()
+        kind = args.tool.split("-")[1]
+        mlflow.set_tracking_uri(mlflow_uri(kind, args.root))
+        store = MlflowStore.__new__(MlflowStore)
+        store.client = MlflowClient(mlflow_uri(kind, args.root))
+        store.exp = store.client.get_experiment_by_name("bench").experiment_id
+    rng = random.Random(n + 1)
+    times = []
+    for _ in range(args.lookups):
+        q = params_for(rng.randrange(n))
+        t = perf()
+        hits = store.find(q)
+        times.append(perf() - t)
+        assert len(hits) == 1, (q, hits)
+    return {"n": n, "ms_per_lookup": summarize(times, digits=3), "peak_rss_mb": exec_peak_rss_mb(), "rss_source": "VmHWM"}
+
+
+WORKLOADS = {"run_overhead": w_run_overhead, "logging": w_logging, "lookup": w_lookup, "cli": w_cli,
+             "lookup-only": w_lookup_only}  # lookup-only: internal, spawned by lookup
 
 
 def main():
@@ -525,6 +566,7 @@ def main():
     ap.add_argument("--api-runs", type=int, default=100)
     ap.add_argument("--mlflow-file-max-n", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--root", help="lookup-only: the store lookup populated")
     args = ap.parse_args()
     run_workload(args.tool, args, WORKLOADS)
 

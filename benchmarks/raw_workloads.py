@@ -37,7 +37,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import (accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for, perf,  # noqa: E402
+from _common import (exec_peak_rss_mb, accuracy_at, fresh_dir, fs_probe, loss_at, maxrss_mb, params_for, perf,  # noqa: E402
                      progress, r, run_workload, summarize)
 
 TOOL = "raw"
@@ -133,7 +133,7 @@ def w_logging(args):
     res["rows"] = rows
     res["rows_per_s"] = res["os-write"]["rows_per_s"]
     res["us_per_row"] = res["os-write"]["us_per_row"]
-    res["peak_rss_mb"] = maxrss_mb()
+    res["peak_rss_mb"] = exec_peak_rss_mb()  # VmHWM: ru_maxrss carries the spawning process's peak
     return res
 
 
@@ -211,7 +211,31 @@ def w_lookup(args):
         progress("raw lookup", n, res["sqlite_ms"]["median"], "ms")
     db.close()
     res_all = {"sizes": out, "peak_rss_mb": maxrss_mb()}
+    # memory like machinable's: a fresh lookup-only process on the store populated above
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "lookup-only", "--base", args.base,
+                        "--root", root, "--n", str(have), "--lookups", str(args.lookups)],
+                       capture_output=True, text=True, timeout=1800)
+    if p.returncode != 0:
+        raise RuntimeError(f"lookup-only failed ({p.returncode}): {p.stderr[-3000:]}")
+    res_all["lookup_only"] = json.loads(p.stdout.strip().splitlines()[-1])["results"]
     return res_all
+
+
+def w_lookup_only(args):
+    """Internal: look configs up in the store `lookup` populated (index.sqlite + config.json), in a fresh process."""
+    n = args.n[0]
+    db = sqlite3.connect(os.path.join(args.root, "index.sqlite"))
+    rng = random.Random(n + 1)
+    times = []
+    for _ in range(args.lookups):
+        q = params_for(rng.randrange(n))
+        t = perf()
+        (path,), = db.execute("SELECT path FROM runs WHERE config_hash = ?", (chash(q),)).fetchall()
+        got = _read_config(path)
+        times.append(perf() - t)
+        assert got == q
+    db.close()
+    return {"n": n, "ms_per_lookup": summarize(times, digits=5), "peak_rss_mb": exec_peak_rss_mb(), "rss_source": "VmHWM"}
 
 
 CLI_SCRIPT = '''\
@@ -265,7 +289,8 @@ def w_cli(args):
             "to_first_execute_ms": summarize(to_exec), "process_total_ms": summarize(totals)}
 
 
-WORKLOADS = {"run_overhead": w_run_overhead, "logging": w_logging, "lookup": w_lookup, "cli": w_cli}
+WORKLOADS = {"run_overhead": w_run_overhead, "logging": w_logging, "lookup": w_lookup, "cli": w_cli,
+             "lookup-only": w_lookup_only}  # lookup-only: internal, spawned by lookup
 
 
 def main():
@@ -279,6 +304,7 @@ def main():
     ap.add_argument("--fsync-rows", type=int, default=2000, help="rows of the fdatasync-per-row logging variant")
     ap.add_argument("--scan-budget-s", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--root", help="lookup-only: the store lookup populated")
     args = ap.parse_args()
     run_workload(TOOL, args, WORKLOADS)
 

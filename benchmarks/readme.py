@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 
-from benchmarks.runner import COLUMNS, HERE, TITLES, build_rows, cell, check_targets
+from benchmarks.settings import COLUMNS, HERE, TITLES
+from benchmarks.summary import build_rows, cell, check_targets
 
 README = os.path.join(os.path.dirname(HERE), "README.md")
 LATEST = os.path.join(HERE, "results", "latest.json")
