@@ -25,4 +25,12 @@ for samples in (10_000, 100_000, 1_000_000):
           f"| finished {pi.finished_at().humanize()} by {pi.execution.nickname}")
 
 print(find("monte_carlo_pi").as_table(title="Monte-Carlo experiments in ./storage"))
+
+# Replicates: the same config with three seeds; grouped, each config shows its runs' mean ± std.
+for seed in (1, 2, 3):
+    get("monte_carlo_pi", {"samples": 10_000}, seed=seed).launch()
+replicates = find("monte_carlo_pi", where="samples=10000").group_by_config()
+print(replicates.as_table(title="Replicates: summary.estimate is the mean over seeds, ± its std"))
+print("The runs table with each run's final estimate (a summary metric, sortable and filterable):")
+print("  machinable list monte_carlo_pi --columns samples,summary.estimate --sort -summary.estimate")
 print("Browse them in the dashboard: machinable ui   (or: machinable list / machinable show ID)")

@@ -11,6 +11,8 @@ experiment by experiment over every candidate, to count them.
 
 from __future__ import annotations
 
+import json
+
 from machinable.opening import Unreadable, open_stored
 from machinable.query import fields
 from machinable.ui.filters import Filters
@@ -56,15 +58,15 @@ def page(storage, filters: Filters, offset: int, limit: int, summary) -> tuple[l
 
 
 def columns(configs, summaries=(), most: int = MOST_COLUMNS, metrics: int = MOST_METRICS) -> list[dict]:
-    """The config keys of these (nested) configs and the names of these summary metrics as list
-    columns: {"key": the name as the rows spell it (dotted config key, or `summary.<name>`), "sort":
+    """The config keys that differ among these (nested) configs (all of them if none differ) and the
+    names of these summary metrics as list columns: {"key": the name as the rows spell it (dotted config key, or `summary.<name>`), "sort":
     the column as the sort order (`?sort=`) writes it, and "metric": the metric's name, for metrics}."""
-    found: dict = {}
+    values: dict = {}  # every key path, with the values the rows have there
     for config in configs:
-        for path in _leaves(config):
-            if len(found) >= most:
-                break
-            found.setdefault(path, None)
+        for path, value in _leaves(config):
+            values.setdefault(path, []).append(json.dumps(value, sort_keys=True, default=str))
+    differing = [path for path, seen in values.items() if len(set(seen)) > 1 or len(seen) < len(configs)]
+    found = dict.fromkeys((differing or list(values))[:most])  # the keys that tell the rows apart first
     named: dict = {}
     for values in summaries:
         for name in values:
@@ -77,17 +79,16 @@ def columns(configs, summaries=(), most: int = MOST_COLUMNS, metrics: int = MOST
 
 
 def _leaves(config: dict, prefix: tuple = ()):
+    """(key path, value) of every leaf of a nested config."""
     for name, value in config.items():
         if isinstance(value, dict) and value:
             yield from _leaves(value, prefix + (str(name),))
         else:
-            yield prefix + (str(name),)
+            yield prefix + (str(name),), value
 
 
 def sort_text(path) -> str:
     """A key path as the condition language writes it: bare parts where it can, "quoted" otherwise."""
-    import json
-
     parts = []
     for part in path:
         bare = part and not (set(part) & KEY_STOP) and part[0] not in "@-+"
