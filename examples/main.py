@@ -29,8 +29,10 @@ print(find("monte_carlo_pi").as_table(title="Monte-Carlo experiments in ./storag
 # Replicates: the same config with three seeds; grouped, each config shows its runs' mean ± std.
 for seed in (1, 2, 3):
     get("monte_carlo_pi", {"samples": 10_000}, seed=seed).launch()
-replicates = find("monte_carlo_pi", where="samples=10000").group_by_config()
-print(replicates.as_table(title="Replicates: summary.estimate is the mean over seeds, ± its std"))
+for group in find("monte_carlo_pi", where="samples=10000").group_by_config():
+    estimate = group.stats()["estimate"]  # over the runs' summary metric: the records' last estimate
+    print(f"Replicates of samples={group.config['samples']}: n={group.n} seeds, "
+          f"pi = {estimate['mean']:.4f} ± {estimate['std']:.4f}")
 print("The runs table with each run's final estimate (a summary metric, sortable and filterable):")
 print("  machinable list monte_carlo_pi --columns samples,summary.estimate --sort -summary.estimate")
 print("Browse them in the dashboard: machinable ui   (or: machinable list / machinable show ID)")
