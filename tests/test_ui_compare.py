@@ -91,3 +91,21 @@ def test_compare_24_runs_with_config_legends_replicate_bands_and_a_scatter(sweep
             assert {"l1", "l2", "none"} <= set(ticks)
     finally:
         server.stop()
+
+
+def test_the_compare_controls_show_no_stray_text(sweep):
+    from machinable.ui import create_server
+
+    storage, runs = sweep
+    server = create_server(storage, port=0).start()
+    try:
+        with chromium() as browser, tab(browser, server.url) as page:
+            page.goto(f"{server.url}#/compare?ids={runs[0].experiment_id},{runs[1].experiment_id}")
+            page.wait_for_selector("#compare-x")
+            assert "null" not in page.text_content("#compare-records .toolbar")
+            page.goto(f"{server.url}#/experiment/{runs[0].experiment_id}")
+            page.wait_for_selector("#x-axis")
+            assert "null" not in page.text_content("#x-axis").lower() + page.eval_on_selector(
+                "#x-axis", "select => select.parentElement.parentElement.textContent")
+    finally:
+        server.stop()

@@ -116,7 +116,7 @@ function recordPlots(container, data, colors) {
       range = null;
       if (loaded.some((one) => one.records.x !== xColumn)) return load(); // one x axis for all of them
     }
-    controls.replaceChildren(
+    controls.replaceChildren(...[
       h("label", {}, "Scope ", select("compare-scope", data.scopes.map((s) => [s, s]), scope, (event) => {
         scope = event.target.value;
         xColumn = null;
@@ -132,7 +132,7 @@ function recordPlots(container, data, colors) {
       hasReplicates ? h("label", {}, h("input", { type: "checkbox", id: "compare-replicates", checked: view.replicates,
         onchange: (event) => { view.replicates = event.target.checked; draw(); } }), " replicates as mean ± std") : null,
       range ? h("button", { id: "compare-reset-zoom", onclick: () => zoom(null) }, "Show all rows") : null,
-    );
+    ].filter(Boolean)); // replaceChildren would show a null as the text "null"
     draw();
   }
 

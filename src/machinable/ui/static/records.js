@@ -91,7 +91,7 @@ export function recordsView(container, id, scopes) {
   }
 
   function renderControls() {
-    controls.replaceChildren(
+    controls.replaceChildren(...[
       h("label", {}, "Scope ", select("scope", scopes.map((s) => [s, s]), scope, (event) => {
         scope = event.target.value;
         xColumn = null;
@@ -105,7 +105,7 @@ export function recordsView(container, id, scopes) {
       })),
       ...viewControls("", view, draw),
       range ? h("button", { id: "reset-zoom", onclick: () => zoom(null) }, "Show all rows") : null,
-    );
+    ].filter(Boolean)); // replaceChildren would show a null as the text "null"
   }
 
   function zoom(next) {
