@@ -232,6 +232,9 @@ def test_ctrl_c_stops_every_worker_and_leaves_every_experiment_resumable(project
     driver = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(INTERRUPTED)], cwd=project.path, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # as a terminal's program gets it: a shell's background job (e.g. `pytest &`) ignores Ctrl-C, and
+        # Python keeps a SIGINT that was ignored at its start ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         from machinable import get
