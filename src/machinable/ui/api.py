@@ -22,7 +22,7 @@ from machinable.config import flatten
 from machinable.errors import ExperimentNotFound, MachinableError, UnsafePath
 from machinable.storage.files import image_type
 from machinable.query import STATUSES
-from machinable.records import segments
+from machinable.records import Records, attempt_of, segments
 from machinable.ui import listing, rowmap, stored
 from machinable.ui.filters import Filters, FilterError
 from machinable.ui.output import read_output
@@ -261,7 +261,32 @@ def experiment_records(experiment, query: dict) -> dict:
         raise ApiError(400, f"from={low} is above to={high}: give the lower end of the x range first.")
     limit = _integer(query, "points", MAX_POINTS, *POINT_LIMITS)
     paths = segments(experiment.local_directory("records"), scope)
-    return {"scope": scope, **rowmap.records(paths, _one(query, "x"), low, high, limit)}
+    attempts = [attempt_of(path) for path in paths]
+    wanted = _one(query, "attempt")
+    if wanted:
+        if wanted != "latest" and not wanted.isdigit():
+            raise ApiError(400, f"attempt={wanted!r}: give an attempt number or 'latest'.")
+        chosen = attempts[-1] if wanted == "latest" and attempts else int(wanted)
+        paths = [path for path in paths if attempt_of(path) == chosen]
+    answer = rowmap.records(paths, _one(query, "x"), low, high, limit)
+    return {"scope": scope, **answer, "attempts": attempts, "resumes": resumes(paths, answer["x"])}
+
+
+def resumes(paths: list[str], x: str) -> list[dict]:
+    """Where each later attempt's rows begin: its number and the x of its first row (its row index if
+    x is ""), so that a plot can mark the resume."""
+    found, index = [], 0
+    for number, path in enumerate(paths):
+        first = None
+        for row in Records.stream(path):
+            first = row
+            break
+        if number and first is not None:
+            value = first.get(x) if x else index
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                found.append({"attempt": attempt_of(path), "x": value})
+        index += Records.count(path)
+    return found
 
 
 def data_file(experiment, parts: list[str]) -> Response:

@@ -14,7 +14,8 @@ const MAX_MARKERS = 300; // points drawn as dots too when there are few
 
 // series: [{ name (shown), key (the data-series attribute; the name if none), color, points: [[x, y], ...], band: [[x, low, high], ...] (optional: e.g. mean ± std of
 // replicates, drawn as a shaded area) }]; a point with a non-finite coordinate breaks the line.
-// options: { logY, smoothing (0 ≤ weight < 1), domain: [x0, x1] shown, note, onZoom(x0, x1), onReset() }
+// options: { logY, smoothing (0 ≤ weight < 1), domain: [x0, x1] shown, note, marks: [{ x, label }] (dashed
+// vertical lines, e.g. where a resumed attempt begins), onZoom(x0, x1), onReset() }
 export function linePlot(title, series, xLabel, options = {}) {
   const { logY = false, smoothing = 0, domain = null, note = null } = options;
   const plot = svg("svg", {
@@ -70,6 +71,12 @@ export function linePlot(title, series, xLabel, options = {}) {
   plot.append(svg("clipPath", { id: clip }, svg("rect", { x: MARGIN.left, y: MARGIN.top - 2, width: right - MARGIN.left, height: bottom - MARGIN.top + 4 })));
   const lines = svg("g", { "clip-path": `url(#${clip})` });
   plot.append(lines);
+  for (const mark of options.marks || []) {
+    if (!Number.isFinite(mark.x) || mark.x < x0 || mark.x > x1) continue;
+    const at = sx(mark.x).toFixed(2);
+    lines.append(svg("line", { class: "mark", x1: at, x2: at, y1: MARGIN.top, y2: bottom, "data-x": mark.x }));
+    lines.append(svg("text", { class: "tick mark-label", x: +at + 3, y: MARGIN.top + 9 }, mark.label));
+  }
   const markers = all.length <= MAX_MARKERS;
   const hoverable = [];
   for (const one of shown) {

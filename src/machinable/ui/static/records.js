@@ -19,10 +19,11 @@ export function plottedColumns(numeric, xColumn) {
 
 // The server sends the last rows and each numeric column downsampled against `xColumn` (null: its
 // default), only within `range` ([from, to]) when one is given.
-export function recordsUrl(id, scope, xColumn = null, range = null) {
+export function recordsUrl(id, scope, xColumn = null, range = null, attempt = null) {
   const x = xColumn === null ? "" : `&x=${encodeURIComponent(xColumn)}`;
   const within = range ? `&from=${encodeURIComponent(range[0])}&to=${encodeURIComponent(range[1])}` : "";
-  return `/api/experiments/${encodeURIComponent(id)}/records?scope=${encodeURIComponent(scope)}${x}${within}`;
+  const which = attempt ? `&attempt=${encodeURIComponent(attempt)}` : "";
+  return `/api/experiments/${encodeURIComponent(id)}/records?scope=${encodeURIComponent(scope)}${x}${within}${which}`;
 }
 
 // "1,000,000 rows · min/max per 1,024" when the points stand for more rows than they are.
@@ -56,6 +57,7 @@ export function recordsView(container, id, scopes) {
   let xColumn = null;
   let range = null; // the zoomed x range, null for all rows
   const view = { logY: false, smoothing: 0 }; // how the plots are drawn, without asking the server again
+  let attempt = null; // null: the rows of every attempt (a resume marked where each begins); "latest": its rows only
   let sequence = 0;
   let data = null;
   const controls = h("div", { class: "toolbar", id: "records-controls" });
@@ -69,7 +71,7 @@ export function recordsView(container, id, scopes) {
     plots.dataset.loading = "true";
     let fresh;
     try {
-      fresh = await getJSON(recordsUrl(id, scope, xColumn, range));
+      fresh = await getJSON(recordsUrl(id, scope, xColumn, range, attempt));
     } catch (error) {
       if (mine === sequence) {
         delete plots.dataset.loading;
@@ -104,6 +106,12 @@ export function recordsView(container, id, scopes) {
         reload();
       })),
       ...viewControls("", view, draw),
+      (data.attempts || []).length > 1 ? h("label", { title: "a resumed run: its attempts' rows, or only the latest's" },
+        h("input", { type: "checkbox", id: "latest-attempt", checked: attempt === "latest", onchange: (event) => {
+          attempt = event.target.checked ? "latest" : null;
+          range = null;
+          reload();
+        } }), " latest attempt only") : null,
       range ? h("button", { id: "reset-zoom", onclick: () => zoom(null) }, "Show all rows") : null,
     ].filter(Boolean)); // replaceChildren would show a null as the text "null"
   }
@@ -121,6 +129,7 @@ export function recordsView(container, id, scopes) {
         linePlot(column, [{ name: id, color: PALETTE[0], points: data.series[column] }], xLabel, {
           ...view,
           domain: range,
+          marks: (data.resumes || []).map((resume) => ({ x: resume.x, label: `attempt ${resume.attempt}` })),
           note: samplingNote(data.sampled && data.sampled[column]),
           onZoom: (a, b) => zoom([a, b]),
           onReset: () => {
