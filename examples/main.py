@@ -33,6 +33,11 @@ for group in find("monte_carlo_pi", where="samples=10000").group_by_config():
     estimate = group.stats()["estimate"]  # over the runs' summary metric: the records' last estimate
     print(f"Replicates of samples={group.config['samples']}: n={group.n} seeds, "
           f"pi = {estimate['mean']:.4f} ± {estimate['std']:.4f}")
-print("The runs table with each run's final estimate (a summary metric, sortable and filterable):")
-print("  machinable list monte_carlo_pi --columns samples,summary.estimate --sort -summary.estimate")
+# The runs table: the config keys that differ, then each run's summary metrics (the last estimate).
+import subprocess  # noqa: E402  (the command line, as you would type it)
+import sys  # noqa: E402
+
+print("$ machinable list monte_carlo_pi --columns samples,summary.estimate --sort -summary.estimate --all", flush=True)
+subprocess.run([sys.executable, "-m", "machinable", "list", "monte_carlo_pi", "--columns", "samples,summary.estimate",
+                "--sort", "-summary.estimate", "--all"], check=True)
 print("Browse them in the dashboard: machinable ui   (or: machinable list / machinable show ID)")

@@ -15,6 +15,7 @@ def test_example_project_runs_and_reruns_without_work(tmp_path):
     assert "The gravity on the exoplanet is:  1155.5555555555557" in first.stdout
     assert first.stdout.count("pi is about") == 6  # three sample sizes, then three seeds of one (replicates)
     assert "Replicates of samples=10000: n=4 seeds, pi = 3.1" in first.stdout
+    assert "6 experiments" in first.stdout and "summary.estimate" in first.stdout  # the runs table
     assert "1000000 samples: pi = 3.1" in first.stdout
     second = subprocess.run([sys.executable, "main.py"], cwd=project, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr

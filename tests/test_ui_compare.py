@@ -85,6 +85,9 @@ def test_compare_24_runs_with_config_legends_replicate_bands_and_a_scatter(sweep
             dots = page.eval_on_selector_all("#compare-scatter circle", "circles => circles.length")
             assert dots == 24
             assert page.get_attribute("#compare-scatter", "data-y") == "test_acc"
+            axes = page.eval_on_selector_all("#compare-parallel line.axis", "lines => lines.map(l => l.dataset.axis)")
+            assert axes == ["alpha", "penalty", "summary.test_acc"]
+            assert page.locator("#compare-parallel polyline").count() == 24
             page.select_option("#scatter-key", "penalty")
             page.wait_for_selector('#compare-scatter[data-x="penalty"]')
             ticks = page.eval_on_selector_all("#compare-scatter text.tick", "texts => texts.map(t => t.textContent)")

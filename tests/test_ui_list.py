@@ -215,3 +215,28 @@ def test_the_list_pages_sorts_and_filters_in_chromium(sweep):
             assert len(shown_ids(page)) == 200
     finally:
         server.stop()
+
+
+def test_the_list_columns_can_be_chosen(sweep):
+    page = listed(sweep, columns="layers, summary.score", sort="-summary.score", limit=5)
+    assert page["keys"] == [{"key": "layers", "sort": "layers"},
+                            {"key": "summary.score", "sort": "summary.score", "metric": "score"}]
+    default = listed(sweep, limit=5)["keys"]
+    assert [key["key"] for key in default][:2] == ["lr", "layers"]  # the keys that differ among the rows
+    assert "name" in [key["key"] for key in default]
+
+
+def test_the_columns_box_chooses_the_columns_in_chromium(sweep):
+    server = create_server(sweep.storage, port=0).start()
+    try:
+        with chromium() as browser, tab(browser, server.url) as page:
+            page.goto(server.url)
+            page.wait_for_selector('th[data-sort="lr"]')
+            page.fill("#filter-columns", "layers, summary.score")
+            page.press("#filter-columns", "Enter")
+            page.wait_for_selector('th[data-sort="summary.score"]')
+            assert page.locator('th[data-sort="lr"]').count() == 0
+            assert page.locator('th[data-sort="layers"]').count() == 1
+            assert "columns=layers" in page.url  # a shared link shows the same columns
+    finally:
+        server.stop()

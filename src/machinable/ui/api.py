@@ -167,6 +167,13 @@ def summary(experiment) -> dict:
     }
 
 
+def _chosen_columns(query: dict) -> list[str] | None:
+    """`columns=lr,summary.test_acc`: the list's columns as the user chose them (config keys, summary.<metric>)."""
+    text = _one(query, "columns", "") or ""
+    chosen = [column.strip() for column in text.split(",") if column.strip()]
+    return chosen or None
+
+
 def list_experiments(storage, query: dict) -> dict:
     """One page (`offset`, `limit`) of the stored experiments that pass the filters, in the order of
     `sort` (newest first by default), with the total count, the config keys of the page's rows as
@@ -185,7 +192,7 @@ def list_experiments(storage, query: dict) -> dict:
         "offset": offset,
         "limit": limit,
         "sort": _one(query, "sort", "") or "",
-        "keys": listing.columns(configs, [row["summary"] for row in shown]),
+        "keys": listing.columns(configs, [row["summary"] for row in shown], chosen=_chosen_columns(query)),
         "experiments": shown,
         "unreadable": unreadable,
     }

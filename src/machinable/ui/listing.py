@@ -57,10 +57,14 @@ def page(storage, filters: Filters, offset: int, limit: int, summary) -> tuple[l
     return shown, total, unreadable, configs
 
 
-def columns(configs, summaries=(), most: int = MOST_COLUMNS, metrics: int = MOST_METRICS) -> list[dict]:
+def columns(configs, summaries=(), most: int = MOST_COLUMNS, metrics: int = MOST_METRICS, chosen=None) -> list[dict]:
     """The config keys that differ among these (nested) configs (all of them if none differ) and the
     names of these summary metrics as list columns: {"key": the name as the rows spell it (dotted config key, or `summary.<name>`), "sort":
-    the column as the sort order (`?sort=`) writes it, and "metric": the metric's name, for metrics}."""
+    the column as the sort order (`?sort=`) writes it, and "metric": the metric's name, for metrics}.
+    `chosen` (dotted config keys and `summary.<name>`) replaces the defaults."""
+    if chosen is not None:
+        return [{"key": name, "sort": name, **({"metric": name[len("summary."):]} if name.startswith("summary.") else {})}
+                for name in chosen]
     values: dict = {}  # every key path, with the values the rows have there
     for config in configs:
         for path, value in _leaves(config):

@@ -4,7 +4,7 @@ import { errorBox, experimentLink, formatValue, getJSON, h, panel, select, statu
 import { linePlot, PALETTE } from "./plot.js";
 import { defaultX, plottedColumns, recordsUrl, viewControls, xOptions } from "./records.js";
 import { showGallery } from "./images.js";
-import { meanBand, replicateGroups, scatterPanel } from "./sweep.js";
+import { meanBand, parallelCoordinates, replicateGroups, scatterPanel } from "./sweep.js";
 
 export function comparePage(main, params) {
   const ids = (params.get("ids") || "").split(",").map((id) => id.trim()).filter(Boolean);
@@ -38,6 +38,7 @@ export function comparePage(main, params) {
       panel("Experiments", "compare-legend", legend(data.experiments, colors)),
       panel("Config", "config-diff", configDiff(data)),
       panel("Summary against config", "compare-summary", scatterPanel(data.experiments, data.differing, colors)),
+      panel("Parallel coordinates", "compare-parallel-panel", h("div", { class: "scroll" }, parallelCoordinates(data.experiments, data.differing, colors))),
       panel("Records", "compare-records", plots),
     );
     showGallery(main, data);

@@ -11,7 +11,7 @@ const WITHIN = [
   ["604800", "last 7 days"],
   ["2592000", "last 30 days"],
 ];
-const FILTERS = ["q", "module", "status", "where", "group", "within", "from", "to"];
+const FILTERS = ["q", "module", "status", "where", "group", "within", "from", "to", "columns"];
 const FIELDS = [...FILTERS, "sort", "offset", "limit"];
 const SIZES = ["25", "50", "100", "200", "500"];
 const DEFAULT_SIZE = "50";
@@ -49,6 +49,7 @@ export function listPage(main, params) {
     label("Module", moduleSelect),
     label("Status", statusSelect),
     label("Filter", h("input", { id: "filter-where", placeholder: "lr<0.1 and opt in [sgd, adam] or @status=failed", value: state.where, oninput: update("where"), onkeydown: now })),
+    label("Columns", h("input", { id: "filter-columns", placeholder: "lr, summary.test_acc (default: what differs)", value: state.columns, oninput: update("columns"), onkeydown: now })),
     label("Group", groupSelect),
     label("Created", select("filter-within", WITHIN, state.within, update("within"))),
     label("From", h("input", { id: "filter-from", type: "datetime-local", value: state.from, onchange: update("from") })),
@@ -96,7 +97,7 @@ export function listPage(main, params) {
 
   function apiQuery() {
     const query = new URLSearchParams();
-    for (const name of ["q", "module", "status", "group", "sort", "offset"]) if (state[name]) query.set(name, state[name]);
+    for (const name of ["q", "module", "status", "group", "sort", "offset", "columns"]) if (state[name]) query.set(name, state[name]);
     query.set("limit", String(pageSize()));
     if (state.where.trim()) query.set("where", state.where.trim());
     let since = state.within ? Date.now() / 1000 - Number(state.within) : null;

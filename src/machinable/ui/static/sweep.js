@@ -98,3 +98,52 @@ function padded(values) {
   const pad = high > low ? (high - low) * 0.08 : Math.abs(high) * 0.1 || 1;
   return [low - pad, high + pad];
 }
+
+// Parallel coordinates: one vertical axis per differing config key, then the chosen summary metric;
+// each run a line through its values (numbers scaled to their range, texts spaced evenly).
+export function parallelCoordinates(experiments, configKeys, colors) {
+  const metrics = [...new Set(experiments.flatMap((experiment) => Object.keys(experiment.summary || {})))]
+    .filter((name) => experiments.some((experiment) => Number.isFinite(experiment.summary[name])));
+  const axes = [...configKeys.map((key) => ({ name: key, value: (experiment) => experiment.config[key] }))];
+  if (metrics.length) {
+    const metric = metrics[metrics.length - 1];
+    axes.push({ name: `summary.${metric}`, value: (experiment) => experiment.summary[metric] });
+  }
+  if (axes.length < 2) return h("p", { class: "empty", text: "Parallel coordinates need two or more differing keys or metrics." });
+  const width = Math.max(440, 140 * axes.length);
+  const top = 30;
+  const bottom = HEIGHT - 30;
+  const xOf = (index) => MARGIN.left + (index * (width - MARGIN.left - MARGIN.right)) / (axes.length - 1);
+  const scales = axes.map((axis) => scaleOf(experiments.map(axis.value), top, bottom));
+  const plot = svg("svg", { class: "plot parallel", id: "compare-parallel", width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`,
+    role: "img", "aria-label": `parallel coordinates of ${axes.map((axis) => axis.name).join(", ")}` });
+  axes.forEach((axis, index) => {
+    plot.append(svg("line", { class: "axis", x1: xOf(index), x2: xOf(index), y1: top, y2: bottom, "data-axis": axis.name }));
+    plot.append(svg("text", { class: "tick", x: xOf(index), y: top - 10, "text-anchor": "middle" }, axis.name));
+    for (const [y, label] of scales[index].ticks) {
+      plot.append(svg("text", { class: "tick", x: xOf(index) - 4, y: y + 3, "text-anchor": "end" }, label));
+    }
+  });
+  for (const experiment of experiments) {
+    const points = axes.map((axis, index) => [xOf(index), scales[index].y(axis.value(experiment))]);
+    if (points.some(([, y]) => !Number.isFinite(y))) continue;
+    plot.append(svg("polyline", { points: points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(" "),
+      fill: "none", stroke: colors.get(experiment.id), "stroke-width": 1.5, "data-id": experiment.id },
+    svg("title", {}, experiment.label)));
+  }
+  return plot;
+}
+
+// y of a value on an axis from `top` to `bottom`: numbers by their range, anything else by its order.
+function scaleOf(values, top, bottom) {
+  const numeric = values.every((value) => value === undefined || Number.isFinite(value));
+  if (numeric) {
+    const [low, high] = padded(values.filter(Number.isFinite));
+    const y = (value) => (Number.isFinite(value) ? bottom - ((value - low) / (high - low)) * (bottom - top) : NaN);
+    return { y, ticks: [low, (low + high) / 2, high].map((value) => [y(value), formatNumber(value)]) };
+  }
+  const categories = [...new Set(values.filter((value) => value !== undefined).map((value) => JSON.stringify(value)))].sort();
+  const step = categories.length > 1 ? (bottom - top) / (categories.length - 1) : 0;
+  const y = (value) => (value === undefined ? NaN : bottom - categories.indexOf(JSON.stringify(value)) * step);
+  return { y, ticks: categories.map((category, index) => [bottom - index * step, String(JSON.parse(category))]) };
+}
