@@ -98,6 +98,8 @@ def _dispatch(storage, parts: list[str], query: dict) -> Response:
         return json_response(list_experiments(storage, query))
     if parts == ["compare"]:
         return json_response(compare(storage, query))
+    if len(parts) == 2 and parts[0] == "sweeps":
+        return json_response(sweep_page(storage, stored.find_experiment(storage, parts[1])))
     if len(parts) >= 2 and parts[0] == "experiments":
         experiment = stored.find_experiment(storage, parts[1])
         rest = parts[2:]
@@ -361,3 +363,38 @@ def compare(storage, query: dict) -> dict:
         "scopes": sorted(scopes, key=lambda scope: scope != "default"),
         "images": stored.common_images([stored.data_files(experiment) for experiment in experiments]),
     }
+
+
+def sweep_page(storage, sweep) -> dict:
+    """A stored sweep or search (`machinable.sweep`) as one thing: its definition, its parameters (the
+    space's keys), the objective (a search's, else None), and every point: id, status, config values,
+    summary metrics, label (the parameters' values)."""
+    from machinable.storage.files import read_json
+    from machinable.sweep.stored import MEMBERS, MODULE
+
+    if sweep.module != MODULE:
+        raise ApiError(404, f"Experiment {sweep.experiment_id} is an experiment of '{sweep.module}', not a sweep.")
+    definition = sweep.config.to_dict()
+    parameters = _parameters(definition.get("space") or {})
+    ids = read_json(sweep.local_directory("data", MEMBERS), []) or []
+    points = []
+    for experiment_id in ids:
+        try:
+            point = stored.find_experiment(storage, experiment_id)
+        except MachinableError:
+            points.append({"id": experiment_id, "missing": True})
+            continue
+        config = flatten(point.config.to_dict())
+        label = ", ".join(f"{key}={plain(config[key])}" for key in parameters if key in config)
+        points.append({**summary(point), "summary": point.summary(), "label": label or point.experiment_id,
+                       "seed": point.seed, "replicates": point.metadata()["identity"]})
+    options = definition.get("options") or {}
+    return {"id": sweep.experiment_id, "kind": definition.get("kind"), "module": definition.get("module"),
+            "space": definition.get("space"), "parameters": parameters, "objective": options.get("objective"),
+            "direction": options.get("direction", "minimize"), "points": points}
+
+
+def _parameters(space: dict) -> list[str]:
+    """The config keys a stored sweep's or search's space varies (zipped keys are stored as "a,b")."""
+    values = space.get("space", space) if isinstance(space, dict) else {}
+    return [key for joined in values for key in str(joined).split(",")]

@@ -1,9 +1,10 @@
-// The dashboard's entry point: a hash router over the list, experiment and compare pages.
+// The dashboard's entry point: a hash router over the list, experiment, compare and sweep pages.
 
 import { comparePage } from "./compare.js";
 import { errorBox, h } from "./dom.js";
 import { experimentPage } from "./experiment.js";
 import { listPage } from "./list.js";
+import { sweepPage } from "./sweeppage.js";
 
 const main = document.getElementById("main");
 let page = null;
@@ -15,10 +16,13 @@ function route() {
   const params = new URLSearchParams(query || "");
   main.replaceChildren();
   const experiment = path.match(/^\/experiment\/([^/]+)$/);
+  const sweep = path.match(/^\/sweep\/([^/]+)$/);
   if (path === "/" || path === "") {
     page = listPage(main, params);
   } else if (experiment) {
     page = experimentPage(main, decodeURIComponent(experiment[1]));
+  } else if (sweep) {
+    page = sweepPage(main, decodeURIComponent(sweep[1]));
   } else if (path === "/compare") {
     page = comparePage(main, params);
   } else {

@@ -32,7 +32,8 @@ export function experimentPage(main, id) {
     const live = h("span", { class: "live", id: "output-live" });
     const records = h("div", {});
     const timeline = h("div", {});
-    const header = h("h1", {}, h("span", { class: "mono", text: detail.id }), statusBadge(detail.status), h("span", { class: "muted", text: detail.module }));
+    const header = h("h1", {}, h("span", { class: "mono", text: detail.id }), statusBadge(detail.status), h("span", { class: "muted", text: detail.module }),
+      detail.module === "machinable.sweep.stored" ? h("a", { id: "open-sweep", href: `#/sweep/${encodeURIComponent(detail.id)}`, text: " → its points" }) : null);
     main.replaceChildren(
       header,
       h(
