@@ -103,8 +103,8 @@ def run_workload(tool: str, args, workloads: dict) -> None:
     """Fill in the default sizes, run the chosen workload and print its JSON line."""
     os.makedirs(args.base, exist_ok=True)
     if args.n is None:
-        args.n = {"run_overhead": [500], "sweep": [12]}.get(args.workload, [1000, 10_000, 100_000])
-    if args.workload in ("run_overhead", "sweep"):
+        args.n = {"run_overhead": [500], "dispatch": [12]}.get(args.workload, [1000, 10_000, 100_000])
+    if args.workload in ("run_overhead", "dispatch"):
         args.n = args.n[0]
     emit(tool, args.workload, args, workloads[args.workload](args))
 

@@ -47,15 +47,18 @@ def ensure_venv(path: str, requirements: list[str], pth: str | None = None) -> s
 
 
 def machinable_requirements() -> list[str]:
+    """machinable's dependencies (pyproject.toml) and Optuna for `Search`, pinned to the peers' Optuna so that
+    the search rows compare one Optuna version."""
     with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
         try:
             import tomllib
 
-            return list(tomllib.load(f)["project"]["dependencies"])
+            dependencies = list(tomllib.load(f)["project"]["dependencies"])
         except ImportError:  # Python 3.10
             text = f.read().decode()
             block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M).group(1)
-            return re.findall(r"\"([^\"]+)\"", block)
+            dependencies = re.findall(r"\"([^\"]+)\"", block)
+    return dependencies + [line for line in peer_requirements() if line.startswith("optuna==")]
 
 
 def peer_requirements() -> list[str]:

@@ -26,7 +26,7 @@ usage: python benchmarks/machinable_workloads.py WORKLOAD --base DIR [options]
                 size a *fresh* process times `get("bench_run", config)` returning the
                 stored experiment (random targets, each checked), plus `find(where=...)`.
                 Reports the lookup process's peak RSS.
-  sweep         --n 12
+  dispatch      --n 12
                 N experiments dispatched by `machinable.execution.multiprocess` with 2
                 processes; each imports a module that takes 0.3 s to import (a stand-in
                 for torch or scikit-learn). Figure: seconds for the whole dispatch, which
@@ -503,7 +503,7 @@ def w_cli(args) -> dict:
     return results
 
 
-SWEEP_SOURCE = '''\
+DISPATCH_SOURCE = '''\
 from dataclasses import dataclass
 
 from machinable import Experiment
@@ -519,12 +519,12 @@ class SweepPoint(Experiment):
 '''
 
 
-def w_sweep(args) -> dict:
-    root = fresh_dir(os.path.join(args.base, "machinable-sweep"))
+def w_dispatch(args) -> dict:
+    root = fresh_dir(os.path.join(args.base, "machinable-dispatch"))
     project = os.path.join(root, "project")
     os.makedirs(project)
     with open(os.path.join(project, "sweep_point.py"), "w") as f:
-        f.write(SWEEP_SOURCE)
+        f.write(DISPATCH_SOURCE)
     with open(os.path.join(project, "slow_import.py"), "w") as f:
         f.write("import time\n\ntime.sleep(0.3)\n")
     os.chdir(project)
@@ -542,7 +542,7 @@ def w_sweep(args) -> dict:
 
 
 WORKLOADS = {"run_overhead": w_run_overhead, "logging": w_logging, "durability": w_durability,
-             "lookup": w_lookup, "cli": w_cli, "sweep": w_sweep}
+             "lookup": w_lookup, "cli": w_cli, "dispatch": w_dispatch}
 
 
 def main():

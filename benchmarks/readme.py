@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 
-from benchmarks.settings import COLUMNS, HERE, TITLES
+from benchmarks.settings import COLUMNS, HERE, SWEEP_COLUMNS, TITLES
 from benchmarks.summary import build_rows, cell, check_targets
 
 README = os.path.join(os.path.dirname(HERE), "README.md")
@@ -20,29 +20,40 @@ END = "<!-- end of the generated benchmark table -->"
 ROWS = ["import", "run_get", "run_fsync", "run_get_tmpfs", "log_row", "log_fsync", "log_batch", "log_rss",
         "lookup_10000", "lookup_100000", "lookup_rss", "query_eq_100000", "query_range_100000",
         "cli_list", "cli_show", "cli_get", "cli_exec"]
+SWEEP_ROWS = ["sweep_grid", "sweep_search", "sweep_relaunch", "sweep_dry_run"]
 
 
 def section(run: dict) -> str:
-    """The generated part of the README: where the figures come from, and the table."""
-    tools = [tool for tool in COLUMNS if tool in run["tools"]]
+    """The generated part of the README: where the figures come from, and the tables."""
     table = build_rows(run)  # from the measurements, so a corrected summary applies to stored results too
     rows = {row["key"]: row for row in table}
     lines = [START, "",
              f"Medians of `{run['command']}`, run {run['started']} ({run['duration_s'] / 60:.0f} min) on "
              f"{run['info']['machine'].get('cpu', 'this machine')}; `(×r)` is that tool's figure ÷ machinable's. "
              "Durability is stated per row: page cache survives the process being killed, fsync a power loss.", "",
-             "| workload | unit | " + " | ".join(TITLES[tool] for tool in tools) + " |",
+             *markdown(rows, ROWS, [tool for tool in COLUMNS if tool in run["tools"]])]
+    sweeps = markdown(rows, SWEEP_ROWS, [tool for tool in SWEEP_COLUMNS if tool in run["tools"]])
+    if len(sweeps) > 2:
+        lines += ["", f"Sweeps and searches: per point, start-up cancelled out (a driver of {run['sizes']['sweep_small']} "
+                  "points subtracted).", "",
+                  *sweeps]
+    misses = [t for t in check_targets(run, table) if t["status"] == "MISS"]
+    if misses:
+        lines += ["", "Targets missed in this run: " + "; ".join(f"{t['target']} ({t['detail']})" for t in misses) + "."]
+    return "\n".join(lines + ["", END])
+
+
+def markdown(rows: dict, keys: list, tools: list) -> list[str]:
+    """The lines of a table of the rows `keys` (those measured) in the columns `tools`."""
+    lines = ["| workload | unit | " + " | ".join(TITLES[tool] for tool in tools) + " |",
              "|---|---|" + "---:|" * len(tools)]
-    for key in ROWS:
+    for key in keys:
         row = rows.get(key)
         if row is None or all(row["values"].get(tool) is None for tool in tools):
             continue
         label = row["label"].split(" ", 1)[1] if row["label"][0].isdigit() else row["label"]
         lines.append(f"| {label} | {row['unit']} | " + " | ".join(cell(row, tool) for tool in tools) + " |")
-    misses = [t for t in check_targets(run, table) if t["status"] == "MISS"]
-    if misses:
-        lines += ["", "Targets missed in this run: " + "; ".join(f"{t['target']} ({t['detail']})" for t in misses) + "."]
-    return "\n".join(lines + ["", END])
+    return lines
 
 
 def current(text: str) -> str | None:

@@ -25,7 +25,13 @@ def render_markdown(run, rows, targets) -> str:
              "import: interleaved fresh interpreters). `(×r)` = that tool's time ÷ machinable's time, "
              "so ×10 means machinable is 10 times faster; for raw Python, ×0.2 means the no-framework "
              "floor takes 0.2 of our time.", "",
-             markdown_table(rows, run["tools"]), "", "## Targets", "",
+             markdown_table(rows, run["tools"]), ""]
+    if any(row.get("table") == "sweep" and row["values"].get("machinable") is not None for row in rows):
+        lines += ["## Sweeps and searches", "",
+                  "Per point: (spawn → exit of a driver doing all the points − the same for "
+                  f"{run['sizes']['sweep_small']} points) ÷ the difference, so start-up cancels out; see "
+                  "benchmarks/sweep_workloads.py.", "", markdown_table(rows, run["tools"], "sweep"), ""]
+    lines += ["## Targets", "",
              "| target | status | measured |", "|---|---|---|"]
     for t in targets:
         lines.append(f"| {t['target']} | **{t['status']}** | {t['detail']} |")
@@ -103,6 +109,8 @@ def run_notes(run) -> list[str]:
 def print_console(rows, targets, tools, md_path):
     print()
     print(markdown_table(rows, tools))
+    print()
+    print(markdown_table(rows, tools, "sweep"))
     print()
     for t in targets:
         print(f"  {t['status']:4s}  {t['target']}: {t['detail']}")

@@ -21,7 +21,7 @@ from benchmarks.environment import (
     snapshot_source,
     versions_of,
 )
-from benchmarks.settings import FULL, HERE, PEERS, QUICK, REPO, log
+from benchmarks.settings import FULL, HERE, PEERS, QUICK, REPO, SWEEP_PEERS, log
 
 
 class Runner:
@@ -128,6 +128,10 @@ class Runner:
         return entry
 
 
+def optuna_importable(python) -> bool:
+    return subprocess.run([python, "-c", "import optuna"], capture_output=True, env=child_env(python)).returncode == 0
+
+
 def run_all(args) -> dict:
     sizes = dict(QUICK if args.quick else FULL)
     with_peers = not (args.quick or args.no_peers)
@@ -161,7 +165,7 @@ def run_all(args) -> dict:
     if with_peers:
         try:
             runner.pythons["peers"] = ensure_venv(args.peers_venv, peer_requirements())
-            tools += list(PEERS)
+            tools += [*PEERS, *SWEEP_PEERS]
         except Exception as e:  # noqa: BLE001
             notes.append(f"peers skipped: could not set up their venv: {e}")
             log(f"peers skipped: {e}")
@@ -170,8 +174,9 @@ def run_all(args) -> dict:
                                        **versions_of(mpy, ["pydantic", "click", "rich", "arrow"])}}
     if "peers" in runner.pythons:
         info["versions"]["peers"] = versions_of(runner.pythons["peers"],
-                                                ["mlflow", "mlflow-skinny", "sacred", "SQLAlchemy", "numpy", "pandas"])
-    only = set(args.only or ["import", "run_overhead", "logging", "lookup", "cli"])
+                                                ["mlflow", "mlflow-skinny", "sacred", "hydra-core", "optuna",
+                                                 "SQLAlchemy", "numpy", "pandas"])
+    only = set(args.only or ["import", "run_overhead", "logging", "lookup", "cli", "sweep"])
     ppy = runner.pythons.get("peers")
     S = sizes
 
@@ -189,7 +194,7 @@ def run_all(args) -> dict:
             if durable:
                 runner.run("machinable", "run_overhead", "machinable_workloads.py", ["--n", str(S["run_n"]), "--api", "get"],
                            mpy, base_root=base_root, tag="fsync", env={"MACHINABLE_DURABILITY": "fsync"})
-            for t in tools[2:]:
+            for t in PEERS if ppy else ():
                 runner.run(t, "run_overhead", "peer_workloads.py", ["--tool", t, "--n", str(S["run_n"])], ppy,
                            base_root=base_root, tag=tag)
 
@@ -210,7 +215,7 @@ def run_all(args) -> dict:
         runner.run("raw", "logging", "raw_workloads.py", ["--rows", str(S["rows"]), "--fsync-rows", str(S["fsync_rows"])], mpy)
         runner.run("machinable", "logging", "machinable_workloads.py", ["--rows", str(S["fsync_rows"]), "--style", "kwargs"],
                    mpy, tag="fsync", env={"MACHINABLE_DURABILITY": "fsync"})
-        for t in tools[2:]:
+        for t in PEERS if ppy else ():
             for method in (("per-row", "batch") if t.startswith("mlflow") else ("per-row",)):
                 runner.run(t, "logging", "peer_workloads.py", ["--tool", t, "--method", method, "--rows", str(S["rows"]),
                                                                 "--budget-s", str(S["peer_log_budget_s"])], ppy)
@@ -218,7 +223,7 @@ def run_all(args) -> dict:
         ns = [str(n) for n in S["lookup_n"]]
         runner.run("machinable", "lookup", "machinable_workloads.py", ["--n", *ns, "--lookups", str(S["lookups"])], mpy)
         runner.run("raw", "lookup", "raw_workloads.py", ["--n", *ns, "--lookups", str(S["lookups"])], mpy)
-        for t in tools[2:]:
+        for t in PEERS if ppy else ():
             runner.run(t, "lookup", "peer_workloads.py",
                        ["--tool", t, "--n", *ns, "--lookups", str(S["peer_lookups"]),
                         "--lookup-budget-s", str(S["peer_lookup_budget_s"]),
@@ -228,8 +233,25 @@ def run_all(args) -> dict:
         runner.cli_startup(mpy)
         runner.run("machinable", "cli", "machinable_workloads.py", ["--runs", str(S["cli_runs"])], mpy)
         runner.run("raw", "cli", "raw_workloads.py", ["--runs", str(S["cli_runs"])], mpy)
-        for t in tools[2:]:
+        for t in PEERS if ppy else ():
             runner.run(t, "cli", "peer_workloads.py", ["--tool", t, "--runs", str(S["peer_cli_runs"])], ppy)
+    if "sweep" in only:
+        # workload 6: per point of 1,000 trivial points, every tool in turn per round; machinable's grid run
+        # also times a second driver on the finished sweep and the --dry-run plan of 10,000 points
+        sizes_argv = ["--points", str(S["sweep_points"]), "--small", str(S["sweep_small"])]
+        searches = ["machinable"] if optuna_importable(mpy) else []
+        if not searches:
+            notes.append(f"the search row needs Optuna in {mpy} (pip install 'machinable[optuna]'): not run")
+        for _ in range(S["sweep_rounds"]):
+            runner.run("machinable", "grid", "sweep_workloads.py",
+                       ["--tool", "machinable", *sizes_argv, "--plan-points", str(S["sweep_plan_points"])], mpy)
+            runner.run("raw", "grid", "sweep_workloads.py", ["--tool", "raw", *sizes_argv], mpy)
+            if ppy:
+                runner.run("hydra", "grid", "sweep_workloads.py", ["--tool", "hydra", *sizes_argv], ppy)
+            for tool in searches:
+                runner.run(tool, "search", "sweep_workloads.py", ["--tool", tool, *sizes_argv], mpy)
+            for tool in ("optuna", "optuna-sqlite") if ppy else ():
+                runner.run(tool, "search", "sweep_workloads.py", ["--tool", tool, *sizes_argv], ppy)
 
     info["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return {"info": info, "sizes": sizes, "tools": tools, "results": runner.results, "notes": notes}

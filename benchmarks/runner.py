@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, machinable + raw only, no venvs (CI smoke run)")
-    ap.add_argument("--no-peers", action="store_true", help="skip MLflow and Sacred")
+    ap.add_argument("--no-peers", action="store_true", help="skip the peers (MLflow, Sacred, Hydra, Optuna)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="results directory (default benchmarks/results)")
     ap.add_argument("--base", default=None, help="scratch directory for the stores (default /tmp/machinable-bench)")
     ap.add_argument("--peers-venv", default="/tmp/machinable-bench-peers")
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
                     help="clean venv in which machinable and the raw baseline run")
     ap.add_argument("--no-bench-venv", action="store_true", help="run machinable in the calling interpreter")
     ap.add_argument("--python", help="interpreter for machinable and raw (overrides --bench-venv)")
-    ap.add_argument("--only", nargs="+", choices=["import", "run_overhead", "logging", "lookup", "cli"])
+    ap.add_argument("--only", nargs="+", choices=["import", "run_overhead", "logging", "lookup", "cli", "sweep"])
     ap.add_argument("--tmpfs", default="/dev/shm",
                     help="also run the per-run workload with stores on this tmpfs ('' to skip)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")

@@ -11,7 +11,11 @@ REPO = os.path.dirname(HERE)
 PEERS = ("mlflow-file", "mlflow-sqlite", "sacred")
 COLUMNS = ("machinable", "raw", "mlflow-file", "mlflow-sqlite", "sacred")
 TITLES = {"machinable": "machinable", "raw": "raw Python", "mlflow-file": "MLflow (file store)",
-          "mlflow-sqlite": "MLflow (SQLite)", "sacred": "Sacred (FileStorageObserver)"}
+          "mlflow-sqlite": "MLflow (SQLite)", "sacred": "Sacred (FileStorageObserver)",
+          "hydra": "Hydra multirun (basic launcher)", "optuna": "Optuna (in memory)",
+          "optuna-sqlite": "Optuna (SQLite storage)"}
+SWEEP_PEERS = ("hydra", "optuna", "optuna-sqlite")  # the sweep table's peers (workload 6), from the peers' venv
+SWEEP_COLUMNS = ("machinable", "raw", *SWEEP_PEERS)
 PEER_ENV = {"MLFLOW_ALLOW_FILE_STORE": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
             "GIT_PYTHON_REFRESH": "quiet", "PYTHONDONTWRITEBYTECODE": None}
 
@@ -33,6 +37,10 @@ FULL = {
     "fsync_rows": 2_000,
     "cli_startup_n": 10_000,
     "cli_startup_rounds": 15,
+    "sweep_points": 1_000,
+    "sweep_small": 10,
+    "sweep_plan_points": 10_000,
+    "sweep_rounds": 3,
 }
 QUICK = {
     "import_rounds": 5,
@@ -52,6 +60,10 @@ QUICK = {
     "fsync_rows": 200,
     "cli_startup_n": 200,
     "cli_startup_rounds": 3,
+    "sweep_points": 50,
+    "sweep_small": 5,
+    "sweep_plan_points": 500,
+    "sweep_rounds": 1,
 }
 
 T0 = time.time()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from benchmarks.settings import COLUMNS, PEERS, TITLES
+from benchmarks.settings import COLUMNS, PEERS, SWEEP_COLUMNS, TITLES
 
 
 def _find(results, tool, workload, pred=lambda out: True, tag=None):
@@ -23,6 +23,12 @@ def _round_median(results, tool, workload, pred=lambda out: True, tag=None):
     return (statistics.median(meds) if meds else None), meds
 
 
+def _per_round(results, tool, workload, key):
+    """The figure `key` of every round of a workload (sweep_workloads.py: one invocation per round)."""
+    return [e["out"]["results"][key] for e in results if e["tool"] == tool and e["workload"] == workload
+            and e["status"] == "ok" and e["out"]["results"].get(key) is not None]
+
+
 def _err(results, tool, workload):
     for e in results:
         if e["tool"] == tool and e["workload"] == workload and e["status"] == "error":
@@ -35,9 +41,9 @@ def build_rows(run) -> list[dict]:
     res = run["results"]
     rows = []
 
-    def row(key, label, unit, values, notes=None, lower_better=True, compare=True):
+    def row(key, label, unit, values, notes=None, lower_better=True, compare=True, table="main"):
         rows.append({"key": key, "label": label, "unit": unit, "values": values, "notes": notes or {},
-                     "lower_better": lower_better, "compare": compare})
+                     "lower_better": lower_better, "compare": compare, "table": table})
 
     imp = next((e["out"]["results"] for e in res if e["workload"] == "import"), None)
     if imp:
@@ -188,7 +194,42 @@ def build_rows(run) -> list[dict]:
          **{t: med(pc[t], "process_total_ms", "median") for t in PEERS}})
     row("cli_api", "5 `python -c \"get(m, cfg).launch()\"`: spawn → executing", "ms",
         {"machinable": med(mc, "python_c_api", "to_first_execute_ms", "median")}, compare=False)
+    sweep_rows(res, run["sizes"], row)
     return rows
+
+
+def sweep_rows(res, sizes, row) -> None:
+    """Workload 6: per point of a grid and per trial of a search, a second driver and the dry run."""
+
+    def rounds(tool, workload, key):
+        got = _per_round(res, tool, workload, key)
+        return (statistics.median(got) if got else None), got
+
+    def noted(values_and_rounds, **notes):
+        """The notes given, and each tool's round figures when there was more than one round."""
+        for tool, (_, got) in values_and_rounds.items():
+            if len(got) > 1:
+                notes[tool] = "; ".join(filter(None, [notes.get(tool), f"rounds {', '.join(fmt(x) for x in got)}"]))
+        return notes
+
+    points = sizes.get("sweep_points", 0)
+    grid = {tool: rounds(tool, "grid", "ms_per_point") for tool in ("machinable", "raw", "hydra")}
+    row("sweep_grid", f"6 sweep, per point of a {points:,}-point grid of a trivial objective, every point stored",
+        "ms/point", {tool: value for tool, (value, _) in grid.items()},
+        noted(grid, raw="mkdir + 2 JSON files per point"), table="sweep")
+    search = {tool: rounds(tool, "search", "ms_per_point") for tool in ("machinable", "optuna", "optuna-sqlite")}
+    row("sweep_search", f"6 search, per trial of {points:,} TPE trials (`Search(...).run()` / `study.optimize`)",
+        "ms/trial", {tool: value for tool, (value, _) in search.items()},
+        noted(search, machinable="every trial an experiment", optuna="nothing stored"), table="sweep")
+    hydra_runs = [process_s[str(points)] for process_s in _per_round(res, "hydra", "grid", "process_s")]
+    relaunch, _ = rounds("machinable", "grid", "relaunch_finished_s")
+    row("sweep_relaunch", f"6 the same {points:,}-point sweep driven again after it finished, spawn → exit", "s",
+        {"machinable": relaunch, "hydra": statistics.median(hydra_runs) if hydra_runs else None},
+        {"machinable": "finds every point finished: runs nothing", "hydra": "runs every point again"}, table="sweep")
+    dry_run = {"machinable": rounds("machinable", "grid", "dry_run_s")}
+    row("sweep_dry_run", f"6 `machinable sweep m 'x=range(0,{sizes.get('sweep_plan_points', 0)})' --dry-run` "
+        f"({points:,} finished), spawn → exit", "s", {"machinable": dry_run["machinable"][0]}, noted(dry_run),
+        compare=False, table="sweep")
 
 
 def fmt(v):
@@ -216,12 +257,13 @@ def cell(row, tool):
     return s
 
 
-def markdown_table(rows, tools) -> str:
-    cols = [t for t in COLUMNS if t in tools]
+def markdown_table(rows, tools, table="main") -> str:
+    """The rows of one table ("main": the runs, logging, lookups and CLI; "sweep": workload 6) in its columns."""
+    cols = [t for t in (SWEEP_COLUMNS if table == "sweep" else COLUMNS) if t in tools]
     out = ["| workload | unit | " + " | ".join(TITLES[t] for t in cols) + " |",
            "|---|---|" + "---:|" * len(cols)]
     for row in rows:
-        if all(row["values"].get(t) is None for t in cols):
+        if row.get("table", "main") != table or all(row["values"].get(t) is None for t in cols):
             continue
         out.append(f"| {row['label']} | {row['unit']} | " + " | ".join(cell(row, t) for t in cols) + " |")
     return "\n".join(out)
@@ -278,6 +320,10 @@ def check_targets(run, rows) -> list[dict]:
         if got.get("target"):
             target(f"`machinable {name}` <= {got['target']}x import machinable", got["ratio"], got["target"],
                    got["ratio"] <= got["target"], f"{got['median_ms']} ms = ×{got['ratio']}")
+    v = by.get("sweep_dry_run", {}).get("machinable")
+    if v is not None:
+        plan = run["sizes"]["sweep_plan_points"]
+        target(f"`machinable sweep --dry-run` of {plan:,} points < 2 s", v, 2.0, v < 2.0, f"{v:.2f} s")
     for key, what in (("log_rss", f"{run['sizes']['rows']:,}-row logging"),
                       ("lookup_rss", f"lookup process at N = {run['sizes']['lookup_n'][-1]:,}")):
         v = by.get(key, {}).get("machinable")

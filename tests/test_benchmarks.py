@@ -14,6 +14,7 @@ def test_benchmarks_quick_mode_runs(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "per-run overhead" in result.stdout and "every returned save() survives SIGKILL" in result.stdout
+    assert "sweep, per point of a 50-point grid" in result.stdout and "--dry-run` of 500 points < 2 s" in result.stdout
     latest = json.loads((tmp_path / "quick-latest.json").read_text())
     assert latest["quick"] is True
 
@@ -31,5 +32,6 @@ def test_the_readme_table_is_the_one_the_latest_results_generate():
     assert readme.current(text) == readme.section(run), "run `python -m benchmarks --readme` after a full run"
     shown = readme.current(text)
     for label in ("fsync (survives power loss)", "batch API", "equality on one key among N = 100,000",
-                  "1 % range on one key among N = 100,000", "`machinable list` at 10,000"):
+                  "1 % range on one key among N = 100,000", "`machinable list` at 10,000",
+                  "sweep, per point of a 1,000-point grid", "Hydra multirun", "Optuna (SQLite storage)"):
         assert label in shown, label

@@ -3,6 +3,10 @@ from the stored experiments, and no trial is lost or executed twice."""
 
 import collections
 import os
+import signal
+import subprocess
+import sys
+import time
 import warnings
 
 import pytest
@@ -44,7 +48,7 @@ search = Search("quad", {"x": uniform(-5, 5), "y": uniform(-5, 5), "opt": ["a", 
                 trials=30, parallel=2, version={"sleep": 0.1}, sampler_seed=3)
 with get("machinable.execution.multiprocess", {"processes": 2}):
     search.run()
-print("done", search.search_id)
+print("done", search.search_id, len(search.study().trials))
 '''
 
 SPACE = {"x": uniform(-5, 5), "y": uniform(-5, 5), "opt": ["a", "b"]}
@@ -126,7 +130,7 @@ def test_a_search_killed_at_trial_12_and_restarted_ends_with_30_distinct_trials_
     finished = {e.experiment_id for e in find("quad", status="finished")}
     assert 10 <= len(finished) < 30  # 12 logged done; up to parallel=2 may not have stored their end yet
 
-    search_id = finish(start_driver(quad, "2")).split()[-1]
+    search_id = finish(start_driver(quad, "2")).split()[1]
     members = find(sweep=search_id)
     assert len(members) == 30 and all(e.is_finished() for e in members)
     assert len({(e.config.x, e.config.y, e.config.opt) for e in members}) == 30  # distinct trials
@@ -137,3 +141,104 @@ def test_a_search_killed_at_trial_12_and_restarted_ends_with_30_distinct_trials_
     assert not finished & set(again) and set(again.values()) <= {1}  # finished trials never ran again
     done = collections.Counter(line[3] for line in log if line[0] == "done")
     assert all(done[i] == 1 for i in finished) and set(done) == {e.experiment_id for e in members}
+
+
+def test_two_drivers_of_one_search_at_once_run_30_distinct_trials_each_once(quad):
+    quad.write("driver.py", DRIVER.replace('"sleep": 0.1', '"sleep": 0.3'))  # 30 trials, 2 at a time: 4.5 s
+    drivers = [start_driver(quad, "1")]
+    deadline = time.time() + 60
+    while not log_lines(quad) and time.time() < deadline:
+        time.sleep(0.02)
+    drivers.append(start_driver(quad, "2"))  # while the first runs its first batch
+    outputs = [finish(driver).split() for driver in drivers]
+    assert outputs[0][1] == outputs[1][1] and outputs[0][2] == outputs[1][2] == "30"  # each waited for the other's
+
+    members = find(sweep=outputs[0][1])
+    assert len(members) == 30 and all(e.is_finished() for e in members)
+    assert len({(e.config.x, e.config.y, e.config.opt) for e in members}) == 30
+    starts = collections.Counter(line[3] for line in log_lines(quad) if line[0] == "start")
+    assert set(starts) == {e.experiment_id for e in members} and set(starts.values()) == {1}
+    assert {line[1] for line in log_lines(quad)} == {"1", "2"}  # both drivers ran trials
+
+
+HOLDER = """
+import sys
+from machinable.storage.claim import Claim
+
+claim = Claim(sys.argv[1])
+claim.acquire()
+print("held", flush=True)
+sys.stdin.readline()
+print("still mine" if claim.check() else "taken over", flush=True)
+"""
+
+
+@pytest.mark.parametrize("fault", ["SIGKILL", "SIGSTOP"])
+def test_a_driver_that_dies_or_stops_holding_the_search_claim_is_taken_over_and_fenced(quad, fault):
+    """The driver claim of a search is held only while a batch is asked for and listed; a holder that was killed
+    is taken over at once, a stopped one once its heartbeat is stale, and the stopped one, continued, finds
+    it no longer holds it (so it lists nothing)."""
+    from machinable.sweep.search import DRIVER_CLAIM
+
+    env = {**os.environ, "MACHINABLE_STALE_SECONDS": "2"}
+    search = Search("quad", SPACE, objective="loss", trials=4, parallel=2, version={"sleep": 0.1}, sampler_seed=3)
+    path = search.record().commit()._file(DRIVER_CLAIM)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env=env)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        quad.write("driver4.py", DRIVER.replace("trials=30", "trials=4"))
+        driver = subprocess.Popen([sys.executable, "driver4.py"], cwd=quad.path, env={**env, "PHASE": "1"},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        time.sleep(3)  # longer than the stale window: a live holder is waited for whatever its heartbeat says
+        assert driver.poll() is None and not log_lines(quad)
+        os.kill(holder.pid, getattr(signal, fault))
+        assert finish(driver, timeout=60).split()[2] == "4"
+        assert len(find(sweep=search.search_id, status="finished")) == 4
+        if fault == "SIGSTOP":
+            os.kill(holder.pid, signal.SIGCONT)
+            assert holder.communicate("\n", timeout=30)[0].strip() == "taken over"
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def machinable_cli(project, *args):
+    return subprocess.run([sys.executable, "-m", "machinable", *args], cwd=project.path, capture_output=True,
+                          text=True, timeout=180)
+
+
+CLI_SPACE = ["x=interval(-5,5)", "y=interval(-5,5)", "opt=a,b"]
+
+
+def test_the_search_command_runs_resumes_and_shows_the_same_search_as_the_python_api(quad):
+    args = ["search", "quad", *CLI_SPACE, "sleep=0", "--objective", "loss", "--trials", "12", "--parallel", "2"]
+    ran = machinable_cli(quad, *args, "machinable.execution.multiprocess", "processes=2")
+    assert ran.returncode == 0, ran.stderr
+    search = Search("quad", SPACE, objective="loss", version={"sleep": 0}, trials=12)
+    assert f"search {search.search_id} of quad" in ran.stdout  # the command line's search is the API's
+    assert len(find(sweep=search.search_id, status="finished")) == 12 and len(log_lines(quad)) == 24
+    best = search.best
+    assert f"best: loss = {best['value']:g} at x={best['params']['x']}" in ran.stdout
+    assert best["experiment"].experiment_id in ran.stdout
+
+    again = machinable_cli(quad, *args)
+    assert again.returncode == 0 and len(log_lines(quad)) == 24  # finished: nothing runs again
+    shown = machinable_cli(quad, *args[:-4], "--trials", "20", "--results")
+    assert shown.returncode == 0 and len(log_lines(quad)) == 24 and shown.stdout.count(" complete ") == 12
+    more = machinable_cli(quad, *args[:-4], "--trials", "14")
+    assert more.returncode == 0 and len(find(sweep=search.search_id)) == 14 and len(log_lines(quad)) == 28
+
+
+@pytest.mark.parametrize("args, words", [
+    (["opts=a,b"], "did you mean 'opt'"),
+    (["x=interval(5)"], "interval"),
+    (["x=1.0"], "Nothing to search"),
+    (["x=interval(0,1)", "--trials", "-1"], "trials must be a whole number"),
+    (["x=interval(0,1)", "--direction", "down"], "'down' is not one of"),
+])
+def test_the_search_command_names_bad_input_before_writing_anything(quad, args, words):
+    result = machinable_cli(quad, "search", "quad", "--objective", "loss", *args)
+    assert result.returncode != 0 and words in result.stderr, result.stderr
+    assert not os.path.exists(quad.storage)

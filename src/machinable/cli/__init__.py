@@ -1,4 +1,4 @@
-"""The command line: `machinable get|list|show|ui|index|sweep` (also `python -m machinable`).
+"""The command line: `machinable get|list|show|ui|index|sweep|search` (also `python -m machinable`).
 
     machinable get estimate_gravity time_dilation=2 --launch
     machinable list estimate_gravity --status finished --where time_dilation=2
@@ -6,6 +6,7 @@
     machinable ui --port 8765
     machinable index rebuild
     machinable sweep train lr=0.1,0.01 'epochs=range(1,4)' --launch
+    machinable search train 'lr=interval(0,1)' --objective val_loss --trials 30
 
 Global options pick the storage (`--storage DIR`, default `./storage`) and the
 project directory (`--project DIR`, default the current directory). Each command
@@ -33,6 +34,7 @@ COMMANDS = {
     "ui": ("machinable.cli.ui", "ui_command"),
     "index": ("machinable.cli.index", "index_group"),
     "sweep": ("machinable.cli.sweep", "sweep_command"),
+    "search": ("machinable.cli.search", "search_command"),
 }
 
 

@@ -3,6 +3,8 @@ multirun override syntax (see `machinable.sweep.overrides`), its plan, and launc
 
 from __future__ import annotations
 
+from contextlib import ExitStack, contextmanager
+
 import click
 
 from machinable.cli.output import error_message
@@ -30,26 +32,12 @@ def sweep_command(module: str, args: tuple, samples, sampler_seed: int, dry_run:
       machinable sweep train 'lr=interval(0,1)' --samples 20 --sampler-seed 1 --launch
       machinable sweep train lr=0.1,0.01 machinable.execution.multiprocess processes=4 --launch
     """
-    from contextlib import ExitStack
-
-    from machinable.cli.get import split_modules
-    from machinable.cli.parsing import parse_versions
-    from machinable.element import get
-    from machinable.errors import ValidationError
     from machinable.sweep import Space, Sweep
-    from machinable.sweep.overrides import parse
 
     if dry_run and launch:
         raise click.UsageError("Give --dry-run or --launch, not both.")
-    (_, sweep_args), *executions = split_modules(module, args)
-    versions = [arg for arg in sweep_args if arg.startswith("~")]
-    space, fixed = parse([arg for arg in sweep_args if not arg.startswith("~")])
-    if not space:
-        raise ValidationError(f"Nothing to sweep in {' '.join(sweep_args) or 'no arguments'}: give a key a list "
-                              "(lr=0.1,0.01), range(...), choice(...) or, with --samples, interval(...).")
-    sweep = Sweep(module, Space(space, samples, sampler_seed), version=[*versions, fixed] if fixed else versions)
-    for name, execution_args in executions:
-        parse_versions(execution_args)  # malformed arguments are usage errors, before anything is run
+    space, version, executions = parse_arguments(module, args, "sweep")
+    sweep = Sweep(module, Space(space, samples, sampler_seed), version=version)
     plan = sweep.plan()
     to_run = plan.to_run(retry_failed)
     if not launch:
@@ -57,15 +45,41 @@ def sweep_command(module: str, args: tuple, samples, sampler_seed: int, dry_run:
         click.echo(f"{len(to_run)} of {len(plan)} points would run ({_counts(plan)}).")
         return
     try:
-        with ExitStack() as stack:
-            for name, execution_args in executions:
-                stack.enter_context(get(name, parse_versions(execution_args)))
+        with through(executions):
             sweep.launch(retry_failed=retry_failed)
     except ExecutionFailed as error:
         raise click.ClickException(error_message(error) + " Run the same command again to resume.") from None
     finally:
         if sweep.sweep_id is not None:
             click.echo(f"sweep {sweep.sweep_id}: {_counts(sweep.plan())}; launched {len(to_run)} of {len(plan)} points.")
+
+
+def parse_arguments(module: str, args: tuple, what: str) -> tuple[dict, list, list]:
+    """(space, fixed versions, executions as (module, versions)) of `MODULE OVERRIDES... [EXECUTION k=v...]`;
+    malformed arguments are errors before anything is run."""
+    from machinable.cli.get import split_modules
+    from machinable.cli.parsing import parse_versions
+    from machinable.errors import ValidationError
+    from machinable.sweep.overrides import parse
+
+    (_, own), *executions = split_modules(module, args)
+    versions = [arg for arg in own if arg.startswith("~")]
+    space, fixed = parse([arg for arg in own if not arg.startswith("~")])
+    if not space:
+        raise ValidationError(f"Nothing to {what} in {' '.join(own) or 'no arguments'}: give a key a list "
+                              "(lr=0.1,0.01), range(...), choice(...) or interval(...).")
+    return space, [*versions, fixed] if fixed else versions, [(name, parse_versions(a)) for name, a in executions]
+
+
+@contextmanager
+def through(executions: list):
+    """Inside the executions given on the command line (none: in this process)."""
+    from machinable.element import get
+
+    with ExitStack() as stack:
+        for name, version in executions:
+            stack.enter_context(get(name, version))
+        yield
 
 
 def _counts(plan) -> str:

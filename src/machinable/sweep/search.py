@@ -17,21 +17,28 @@ identity: running it again with more trials continues it.
 
 from __future__ import annotations
 
+import time
 import warnings
 
 from machinable import context
 from machinable.config import flatten, normalize_version
-from machinable.errors import ExecutionFailed, ValidationError
+from machinable.errors import ExecutionFailed, ModuleNotFound, ValidationError
 from machinable.sweep.space import Distribution
 from machinable.sweep.stored import MODULE
 
 DIRECTIONS = ("minimize", "maximize")
+DRIVER_CLAIM = "driver.claim"  # in the stored search's directory: held while a driver asks for and lists a batch
+LOST = object()  # what _next_batch returns when its claim was taken over before it listed the batch
 
 
 class Search:
     def __init__(self, module: str, space: dict, *, objective: str, direction: str = "minimize", trials: int = 50,
                  parallel: int = 1, version=None, sampler_seed: int = 0):
-        import optuna  # noqa: F401  (a clear ImportError now, not in the middle of a run)
+        try:
+            import optuna  # noqa: F401  (now, not in the middle of a run)
+        except ImportError as error:
+            raise ModuleNotFound(f"Search needs the package optuna, which cannot be imported ({error}). Install it "
+                                 "with: pip install 'machinable[optuna]'") from error
 
         if direction not in DIRECTIONS:
             raise ValidationError(f"direction must be 'minimize' or 'maximize', not {direction!r}.")
@@ -88,23 +95,43 @@ class Search:
     def study(self):
         """The Optuna study of the stored trials (rebuilt from the experiments, then kept up to date by run())."""
         if self._study is None:
-            self._study, _ = self._rebuild()
+            self._study = self._new_study()
+            self._sync(self._study, set(), self.record().members())
         return self._study
 
-    def _rebuild(self):
+    def _new_study(self):
         import optuna
 
+        return optuna.create_study(direction=self.direction, sampler=self._sampler(0))
+
+    def _sampler(self, trials: int):
+        """The TPE sampler that asks for the trials after the first `trials`: seeded by the sampler seed and that
+        count, so a restarted driver asks what an uninterrupted one would have, and drivers running at once
+        (each asks after a different count) do not ask for the same random start-up points."""
+        import random
+
+        import optuna
+
+        seed = random.Random(f"{self.sampler_seed}/{trials}").getrandbits(32)
+        return optuna.samplers.TPESampler(seed=seed)
+
+    def _sync(self, study, told: set, members: list) -> list:
+        """Add the finished and failed trials among `members` that the study has not been told of (to `told` too);
+        the unfinished ones that no process is running (never started, or their driver was killed) are returned,
+        to be resumed. Those running elsewhere (another driver) are added once they end."""
         from machinable.experiment import Experiment
 
-        study = optuna.create_study(direction=self.direction, sampler=optuna.samplers.TPESampler(seed=self.sampler_seed))
-        pending = []
-        for experiment_id in self.record().members():
+        resume = []
+        for experiment_id in members:
+            if experiment_id in told:
+                continue
             experiment = Experiment.find_by_id(experiment_id, self.record().storage)
             if experiment.is_finished() or experiment.is_failed():
                 study.add_trial(self._trial(experiment))
-            else:
-                pending.append(experiment)  # running when its driver was killed, or never started
-        return study, pending
+                told.add(experiment_id)
+            elif experiment.status != "running":
+                resume.append(experiment)
+        return resume
 
     def _trial(self, experiment):
         import optuna
@@ -131,10 +158,14 @@ class Search:
 
     # --- running ------------------------------------------------------------------------
 
-    def run(self) -> "Search":
-        """Run trials until `trials` distinct experiments are stored, `parallel` at a time, each batch through
-        a copy of the current execution (`with get(execution):`; else in this process)."""
-        from machinable.element import get
+    def run(self, poll: float = 0.5) -> "Search":
+        """Run trials until `trials` distinct experiments are stored and finished, `parallel` at a time, each batch
+        through a copy of the current execution (`with get(execution):`; else in this process).
+
+        Several drivers may run the same search at once (e.g. one per node): each batch is asked for and listed
+        under the search's driver claim, after the study has been told of every trial the others finished, so
+        no trial is run twice and the search stops at `trials`; a driver with nothing left to ask waits, polling
+        every `poll` seconds, for the trials still running elsewhere, then returns with all of them in its study."""
         from machinable.execution import Execution
 
         current = context.current(Execution)
@@ -145,32 +176,67 @@ class Search:
                 "multiprocess execution there), or use a Sweep."
             )
         record = self.record().commit()
-        study, pending = self._rebuild()
+        study, told = self._new_study(), set()
         self._study = study
         stale = 0
-        while pending or len(record.members()) < self.trials:
-            asked = [study.ask(self.space) for _ in range(min(self.parallel, max(0, self.trials - len(record.members()))))]
-            experiments = [get(self.module, self.versions(trial.params)) for trial in asked]
-            known = set(record.members())
-            for experiment in experiments:
-                experiment.commit()
-            new = [e for e in experiments if e.experiment_id not in known]
-            record.add_members(e.experiment_id for e in experiments)  # before they run: a restart finds them
-            self._dispatch([*pending, *(e for e in experiments if not e.is_finished())])
-            for experiment in pending:
+        while True:
+            batch = self._next_batch(record, study, told)
+            if batch is None:
+                break
+            if batch is LOST:  # its asked trials were not listed: start again from what is stored
+                self._study = study = self._new_study()
+                told = set()
+                continue
+            resume, asked, experiments, new = batch
+            if not (resume or asked):
+                time.sleep(poll)  # the last trials run in another driver
+                continue
+            self._dispatch([*resume, *(e for e in experiments if not e.is_finished())])
+            for experiment in resume:
                 study.add_trial(self._trial(experiment))
+                told.add(experiment.experiment_id)
             for trial, experiment in zip(asked, experiments):
                 trial.set_user_attr("experiment", experiment.experiment_id)
                 value = self._objective(experiment)
                 study.tell(trial, value) if value is not None else study.tell(trial, state=_failed())
-            pending = []
-            stale = 0 if new else stale + 1
+                told.add(experiment.experiment_id)
+            stale = 0 if new or not asked else stale + 1
             if stale >= 20:
                 warnings.warn(f"{self!r}: the sampler asked only for configs already tried, 20 batches in a row; "
                               f"stopping at {len(record.members())} distinct trials (is the space exhausted?).",
                               RuntimeWarning, stacklevel=2)
                 break
         return self
+
+    def _next_batch(self, record, study, told: set):
+        """Under the driver claim: tell the study what the stored trials say, then ask for the next batch and list
+        its experiments as trials (before they run: a restart finds them). None when every trial is done, LOST when
+        the claim was taken over before the batch was listed; else (trials to resume, asked trials, their
+        experiments, the experiments that are new trials), all empty while the last trials run elsewhere."""
+        from machinable.element import get
+        from machinable.storage.claim import Claim
+
+        claim = Claim(record._file(DRIVER_CLAIM))
+        claim.acquire()
+        try:
+            members = record.members()
+            resume = self._sync(study, told, members)
+            wanted = min(self.parallel, max(0, self.trials - len(members))) if not resume else 0
+            if not resume and not wanted:
+                return None if told >= set(members) else ([], [], [], [])
+            study.sampler = self._sampler(len(members))
+            asked = [study.ask(self.space) for _ in range(wanted)]
+            experiments = [get(self.module, self.versions(trial.params)) for trial in asked]
+            for experiment in experiments:
+                experiment.commit()
+            known = set(members)
+            new = [e for e in experiments if e.experiment_id not in known]
+            if not claim.check():  # paused past the stale window while holding it: another driver went on
+                return LOST
+            record.add_members(e.experiment_id for e in experiments)
+            return resume, asked, experiments, new
+        finally:
+            claim.release()
 
     def _dispatch(self, experiments: list) -> None:
         from machinable.execution import Execution
