@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 
-from machinable.errors import CorruptMetadata, MachinableError
+from machinable.errors import CorruptMetadata
+from machinable.experiment import open_experiment
 from machinable.storage import metadata as stored_metadata
 
 
@@ -51,30 +52,8 @@ class Unreadable:
 def open_stored(storage, directory: str, metadata: dict | None = None, load_class: bool = True):
     """The experiment stored in `directory` (as its class, or plain `Experiment` without `load_class`),
     or an `Unreadable` entry if one of its metadata files is damaged or its version is rejected."""
-    from machinable.experiment import Experiment
-
-    path = os.path.join(directory, stored_metadata.METADATA)
     try:
-        if metadata is None:
-            metadata = stored_metadata.read(directory)
-        else:
-            stored_metadata.check(metadata, path)
-        experiment = Experiment.from_metadata(metadata, storage, load_class=load_class)
-        experiment._status()  # a damaged status.json makes it unreadable, never silently "committed"
+        return open_experiment(storage, directory, metadata, load_class)
     except CorruptMetadata as error:
+        path = os.path.join(directory, stored_metadata.METADATA)
         return Unreadable(directory, error.path or path, error.reason or str(error), str(error))
-    except MachinableError as error:  # e.g. a stored version the class rejects
-        message = (
-            f"Experiment {directory} cannot be opened from {path}: {type(error).__name__}: {error} "
-            "Its files are untouched; fix the stored version or the experiment's class."
-        )
-        return Unreadable(directory, path, f"{type(error).__name__}: {error}", message)
-    return experiment
-
-
-def open_or_raise(storage, directory: str, load_class: bool = True):
-    """The experiment stored in `directory`; CorruptMetadata (naming the file and the fix) if it is unreadable."""
-    opened = open_stored(storage, directory, load_class=load_class)
-    if isinstance(opened, Unreadable):
-        raise opened.error()
-    return opened

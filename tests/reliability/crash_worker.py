@@ -51,7 +51,7 @@ class Counter:
 
         for name in WRITES:
             setattr(os, name, self._wrap(_os[name]))
-        original_write, original_insert = index._write, index._insert
+        original_write, original_insert = index._write, index.insert
 
         @contextlib.contextmanager
         def counted_write(db):
@@ -64,7 +64,7 @@ class Counter:
             self.tick()
             return original_insert(*args)
 
-        index._write, index._insert = counted_write, counted_insert
+        index._write, index.insert = counted_write, counted_insert
 
     def _wrap(self, function):
         def counted(*args, **kwargs):

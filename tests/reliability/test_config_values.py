@@ -90,7 +90,7 @@ def test_nan_and_infinities_are_kept_and_are_different_experiments(values, field
 
 
 def test_a_stored_string_that_looks_like_the_index_encoding_is_not_a_number(values):
-    from machinable.storage.index import encode
+    from machinable.storage.index_rows import encode
 
     text = encode({"v": NAN})["v"]  # the index's spelling of NaN, given as a string value
     string = get("values", {"a": text}).launch()
@@ -101,7 +101,7 @@ def test_a_stored_string_that_looks_like_the_index_encoding_is_not_a_number(valu
 
 def test_an_index_row_reads_back_as_the_config(values):
     get("values", {"f": -INF, "a": [NAN, {"x": INF}]}).launch()
-    from machinable.storage.index import decode
+    from machinable.storage.index_rows import decode
 
     [(text,)] = Storage.current().index.db.execute("SELECT config FROM experiments").fetchall()
     config = decode(json.loads(text))

@@ -17,7 +17,8 @@ from machinable.errors import CorruptMetadata
 from machinable.storage import durability, metadata as stored
 from machinable.storage.files import TEMPORARY, probe_writable, write_json
 from machinable.storage.identities import Markers
-from machinable.storage.index import Entry, Index, MemoryIndex
+from machinable.storage.index import Index, MemoryIndex
+from machinable.storage.index_rows import Entry
 from machinable.status import indexed_status
 
 METADATA = stored.METADATA
