@@ -258,3 +258,31 @@ def test_unicode_and_quoted_keys_from_text(tmp_path):
         assert len(find(where="data.größe>=2", sort="-data.größe")) == 2
         assert find(where="data.größe>=2", sort="data.größe")[0].experiment_id == one.experiment_id
         assert not math.isnan(storage.count())
+
+
+def test_of_several_keys_in_a_group_only_the_fewest_matches_are_listed():
+    """`optimizer=adam seed=7` lists the one experiment with seed 7 from the index and checks its optimizer
+    row, instead of listing every experiment with adam (a multi-key find() at 100,000 took 38 ms so)."""
+    import sqlite3
+
+    from machinable.conditions import where
+    from machinable.storage import selection
+    from machinable.storage.index_rows import SCHEMA
+
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA)
+    configs = {f"e{i}": {"optimizer": "adam" if i % 3 else "sgd", "seed": i} for i in range(3 * selection.PROBE)}
+    for n, (experiment_id, config) in enumerate(configs.items()):
+        db.execute("INSERT INTO experiments (id, module, identity, keys_hash, seed, created, timestamp, directory, grp, "
+                   "config) VALUES (?, 'm', 'x', 'h', 0, ?, ?, ?, 'g', '{}')", (experiment_id, n, n, experiment_id))
+        selection.insert_leaves(db, experiment_id, config)
+    cases = [({"optimizer": "adam", "seed": 7}, "seed", lambda c: c["optimizer"] == "adam" and c["seed"] == 7),
+             ({"seed": {"<": 9}, "optimizer": "sgd"}, "seed", lambda c: c["seed"] < 9 and c["optimizer"] == "sgd"),
+             ({"optimizer": "sgd", "seed": {">=": 10}}, "optimizer", lambda c: c["optimizer"] == "sgd" and c["seed"] >= 10)]
+    for condition, driver, meets in cases:
+        compiled = selection.Compiled(db, where(condition))
+        assert compiled.sql.count("e.id IN") == 1 and compiled.sql.count("EXISTS") == 1
+        listed_second = compiled.sql.index("e.id IN") > compiled.sql.index("EXISTS")
+        assert compiled.args[2 if listed_second else 0] == f'["{driver}"]', (condition, compiled.sql, compiled.args)
+        rows = db.execute(f"SELECT e.id FROM experiments e WHERE {compiled.sql} ORDER BY e.created DESC", compiled.args)
+        assert [i for (i,) in rows] == [i for i in reversed(configs) if meets(configs[i])], condition

@@ -214,8 +214,10 @@ CLI_SPACE = ["x=interval(-5,5)", "y=interval(-5,5)", "opt=a,b"]
 
 def test_the_search_command_runs_resumes_and_shows_the_same_search_as_the_python_api(quad):
     args = ["search", "quad", *CLI_SPACE, "sleep=0", "--objective", "loss", "--trials", "12", "--parallel", "2"]
+    nothing = machinable_cli(quad, *args, "--results")
+    assert "search (new) of quad: no trials stored." in nothing.stdout and not os.path.exists(quad.storage)
     ran = machinable_cli(quad, *args, "machinable.execution.multiprocess", "processes=2")
-    assert ran.returncode == 0, ran.stderr
+    assert ran.returncode == 0 and "A new study created" not in ran.stderr, ran.stderr  # its table, no Optuna log
     search = Search("quad", SPACE, objective="loss", version={"sleep": 0}, trials=12)
     assert f"search {search.search_id} of quad" in ran.stdout  # the command line's search is the API's
     assert len(find(sweep=search.search_id, status="finished")) == 12 and len(log_lines(quad)) == 24

@@ -39,12 +39,18 @@ def search_command(module: str, args: tuple, objective: str, direction: str, tri
     space, version, executions = parse_arguments(module, args, "search")
     search = Search(module, space, objective=objective, direction=direction, trials=trials, parallel=parallel,
                     version=version, sampler_seed=sampler_seed)
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the command prints its own table, not a line per trial
     if not results:
         try:
             with through(executions):
                 search.run()
         except ExecutionFailed as error:
             raise click.ClickException(error_message(error) + " Run the same command again to resume.") from None
+    if not search.results():
+        click.echo(f"search {search.search_id or '(new)'} of {module}: no trials stored.")
+        return
     click.echo(search.as_table(title=f"search {search.search_id or '(new)'} of {module}"))
     best = search.best
     if best is None:

@@ -28,6 +28,7 @@ COLUMNS = {"module": "e.module", "group": "e.grp", "id": "e.id", "ancestor": "e.
            "created": "e.timestamp", "seed": "e.seed"}
 SORT_COLUMNS = {**COLUMNS, "created": "e.created"}  # conditions see whole seconds, as `experiment.timestamp`
 INCLUSIVE = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">=", "=": "="}
+PROBE = 1000  # leaf rows counted per key to choose which condition of a group drives the query
 
 
 def key_text(parts) -> str:
@@ -97,6 +98,9 @@ class Compiled:
     A condition on a config key becomes `e.id IN (SELECT id FROM leaves WHERE key = ? AND ...)`,
     one SELECT per alternative (UNION ALL) so that each is an index range; conditions of a
     group on the same key test the same row, so they share one SELECT (`0.5 <= x < 0.51`).
+    Of several keys in a group only the one with the fewest matches (counted up to PROBE) is
+    selected so; the others are an EXISTS check of each of its rows: `batch_size=32 seed=7`
+    reads one `seed` row and checks one `batch_size` row, instead of listing every experiment.
     """
 
     def __init__(self, db, where: Where):
@@ -118,18 +122,25 @@ class Compiled:
                 clauses.append(self._existence(condition))
             else:
                 by_key.setdefault(key_text(condition.key), []).append(condition)
+        on_keys = []  # (key, branches): each a leaf row of the key that meets one of the branches
         for key, conditions in by_key.items():
             alternatives = [self._branches(key, condition) for condition in conditions]
             if len(alternatives) > 1 and all(len(branches) == 1 for branches in alternatives):
                 alternatives = [[(" AND ".join(sql for [(sql, _)] in alternatives),
                                   [arg for [(_, args)] in alternatives for arg in args])]]
-            for branches in alternatives:
-                selects = []
-                for sql, args in branches:
-                    selects.append(f"SELECT id FROM leaves WHERE key = ? AND {sql}")
-                    self.args += [key, *args]
-                clauses.append(f"e.id IN ({' UNION ALL '.join(selects)})")
+            on_keys += [(key, branches) for branches in alternatives]
+        # the fewest matches drive (an index range); every other key is then checked for those rows alone
+        driver = min(range(len(on_keys)), key=lambda n: self._estimate(*on_keys[n])) if len(on_keys) > 1 else 0
+        for number, (key, branches) in enumerate(on_keys):
+            sql, args = _ids(key, branches) if number == driver else _exists(key, branches)
+            clauses.append(sql)
+            self.args += args
         return " AND ".join(clauses) or "1"
+
+    def _estimate(self, key: str, branches: list) -> int:
+        """How many leaf rows meet the branches, counted up to PROBE (an index range each)."""
+        selects, args = _selects(key, branches)
+        return self.db.execute(f"SELECT count(*) FROM ({selects} LIMIT {PROBE})", args).fetchone()[0]
 
     def _existence(self, condition: Condition) -> str:
         key = key_text(condition.key)
@@ -216,6 +227,24 @@ class Compiled:
             return f"{column} IN ({', '.join('?' * len(condition.value))})"
         self.args.append(condition.value)
         return f"coalesce({column} {operator} ?, 0)"
+
+
+def _selects(key: str, branches: list) -> tuple[str, list]:
+    """The ids of the leaf rows of `key` that meet a branch (one index range per branch)."""
+    selects = " UNION ALL ".join(f"SELECT id FROM leaves WHERE key = ? AND {sql}" for sql, _ in branches)
+    return selects, [arg for _, args in branches for arg in (key, *args)]
+
+
+def _ids(key: str, branches: list) -> tuple[str, list]:
+    selects, args = _selects(key, branches)
+    return f"e.id IN ({selects})", args
+
+
+def _exists(key: str, branches: list) -> tuple[str, list]:
+    """The same as a check of one experiment's leaf row of `key` (the (id, key) index)."""
+    either = " OR ".join(f"({sql})" for sql, _ in branches)
+    return (f"EXISTS (SELECT 1 FROM leaves WHERE id = e.id AND key = ? AND ({either}))",
+            [key, *(arg for _, args in branches for arg in args)])
 
 
 def order_by(sort, args: list) -> tuple[str, str]:
