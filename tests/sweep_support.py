@@ -54,16 +54,28 @@ def finish(process: subprocess.Popen, timeout: float = 180) -> str:
     return out
 
 
-def kill_when(project, driver: subprocess.Popen, done: int, timeout: float = 120) -> None:
-    """SIGKILL the driver and its workers once `done` runs logged their end."""
+def kill_when(project, driver: subprocess.Popen, done: int, timeout: float = 120, started_by: str | None = None) -> None:
+    """SIGKILL the driver and its workers once `done` runs logged their end (and then, with `started_by`, as soon
+    as a run of that driver's PHASE logs its start: it is killed halfway)."""
     import time
 
+    def reached() -> bool:
+        lines = log_lines(project)
+        if sum(line[0] == "done" for line in lines) < done:
+            return False
+        if started_by is None:
+            return True
+        starts = sum(line[0] == "start" and line[1] == started_by for line in lines)
+        seen.setdefault("starts", starts)
+        return starts > seen["starts"]
+
+    seen: dict = {}
     deadline = time.time() + timeout
-    while sum(line[0] == "done" for line in log_lines(project)) < done:
+    while not reached():
         if driver.poll() is not None or time.time() > deadline:
             if driver.poll() is None:
                 os.killpg(driver.pid, signal.SIGKILL)
             raise AssertionError(f"the driver ended or was too slow: {driver.stderr.read()}")
-        time.sleep(0.02)
+        time.sleep(0.005)
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()

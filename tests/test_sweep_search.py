@@ -161,6 +161,26 @@ def test_two_drivers_of_one_search_at_once_run_30_distinct_trials_each_once(quad
     assert {line[1] for line in log_lines(quad)} == {"1", "2"}  # both drivers ran trials
 
 
+def test_when_one_of_two_drivers_is_killed_the_other_resumes_its_trials_and_ends_the_search(quad):
+    quad.write("driver.py", DRIVER.replace('"sleep": 0.1', '"sleep": 0.3'))
+    doomed = start_driver(quad, "1")
+    deadline = time.time() + 60
+    while not log_lines(quad) and time.time() < deadline:
+        time.sleep(0.02)
+    survivor = start_driver(quad, "2")
+    kill_when(quad, doomed, done=8, started_by="1")  # SIGKILL driver 1 and its workers as a trial of it starts
+    output = finish(survivor).split()
+    assert output[2] == "30"
+
+    members = find(sweep=output[1])
+    assert len(members) == 30 and all(e.is_finished() for e in members)
+    done = collections.Counter(line[3] for line in log_lines(quad) if line[0] == "done")
+    assert set(done) == {e.experiment_id for e in members} and set(done.values()) == {1}  # each finished once
+    killed = {line[3] for line in log_lines(quad) if line[1] == "1" and line[0] == "start"} - set(
+        line[3] for line in log_lines(quad) if line[1] == "1" and line[0] == "done")
+    assert killed and all(done[i] == 1 for i in killed)  # driver 1's cut-short trials were finished by driver 2
+
+
 HOLDER = """
 import sys
 from machinable.storage.claim import Claim
