@@ -34,9 +34,6 @@ class Unreadable:
     def experiment_id(self) -> str:
         return os.path.basename(self.directory)
 
-    def error(self) -> CorruptMetadata:
-        return CorruptMetadata(self.message, self.file, self.reason)
-
     def as_row(self) -> dict:
         return {"id": self.experiment_id, "module": "?", "status": self.status,
                 "problem": f"{os.path.basename(self.file)}: {self.reason}"}
