@@ -171,7 +171,7 @@ def run_all(args) -> dict:
             log(f"peers skipped: {e}")
     info["interpreters"] = dict(runner.pythons)
     info["versions"] = {"machinable": {"machinable": m_version,
-                                       **versions_of(mpy, ["pydantic", "click", "rich", "arrow"])}}
+                                       **versions_of(mpy, ["pydantic", "click", "rich", "arrow", "optuna"])}}
     if "peers" in runner.pythons:
         info["versions"]["peers"] = versions_of(runner.pythons["peers"],
                                                 ["mlflow", "mlflow-skinny", "sacred", "hydra-core", "optuna",

@@ -113,6 +113,8 @@ def run_points(workload: str, tool: str, points: int, directory: str) -> float:
     if tool.startswith("optuna"):
         import optuna
 
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # as `Search`, which logs no line per trial
+
         storage = f"sqlite:///{os.path.join(directory, 'optuna.db')}" if tool == "optuna-sqlite" else None
         started = perf()
         study = optuna.create_study(direction="minimize", storage=storage,

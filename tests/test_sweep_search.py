@@ -181,6 +181,108 @@ def test_when_one_of_two_drivers_is_killed_the_other_resumes_its_trials_and_ends
     assert killed and all(done[i] == 1 for i in killed)  # driver 1's cut-short trials were finished by driver 2
 
 
+FLAKY = LOGGING + '''
+
+class Flaky(Experiment):
+    @dataclass
+    class Config:
+        x: float = 0.0
+
+    def on_execute(self):
+        log("start", self.experiment_id)
+        time.sleep(0.1)
+        if self.config.x > 1:
+            raise ValueError("x is too large")
+        self.record().save(loss=self.config.x ** 2)
+        log("done", self.experiment_id)
+'''
+
+FLAKY_DRIVER = '''
+import warnings
+
+import optuna
+
+from machinable.sweep import Search, uniform
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+warnings.simplefilter("ignore")  # the failed trials
+search = Search("flaky", {"x": uniform(-3, 3)}, objective="loss", trials=18, parallel=3, sampler_seed=1)
+search.run()  # in this process: a batch's trials run one after another, after the batch claim is released
+print("done", search.search_id, len(search.study().trials))
+'''
+
+
+def test_two_drivers_in_process_never_run_a_trial_the_other_listed_even_when_it_fails(project):
+    """A trial listed by a live driver but not started yet is left to it: a failed one is not run again."""
+    project.write("flaky.py", FLAKY)
+    project.write("driver.py", FLAKY_DRIVER)
+    drivers = [start_driver(project, "1"), start_driver(project, "2")]
+    outputs = [finish(driver).split() for driver in drivers]
+    assert outputs[0][1] == outputs[1][1] and outputs[0][2] == outputs[1][2] == "18"
+    members = find(sweep=outputs[0][1])
+    assert len(members) == 18 and any(e.is_failed() for e in members) and all(e.is_finished() or e.is_failed()
+                                                                                for e in members)
+    starts = collections.Counter(line[3] for line in log_lines(project) if line[0] == "start")
+    assert set(starts) == {e.experiment_id for e in members} and set(starts.values()) == {1}, starts
+
+
+@pytest.mark.parametrize("sampler_seed", range(6))
+def test_a_search_of_a_finite_space_reaches_every_point(quad, sampler_seed):
+    search = Search("quad", {"x": [0.0, 1.0, 2.0, 3.0], "opt": ["a", "b", "c"]}, objective="loss", trials=12,
+                    sampler_seed=sampler_seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "space exhausted" before all 12 are tried
+        search.run()
+    assert len(find(sweep=search)) == 12 and search.best["params"] == {"x": 2.0, "opt": "b"}
+
+
+SLOW_LISTING = '''
+import time
+
+from machinable.sweep import stored
+
+listing = stored.StoredSweep.add_members
+
+
+def add_members(self, *args, **kwargs):  # the second batch: paused while it holds the batch claim
+    add_members.calls = getattr(add_members, "calls", 0) + 1
+    if add_members.calls == 2:
+        print("listing", flush=True)
+        time.sleep(3)
+    return listing(self, *args, **kwargs)
+
+
+stored.StoredSweep.add_members = add_members
+'''
+
+
+def test_a_driver_stopped_while_listing_a_batch_is_fenced_and_starts_again_from_what_is_stored(quad):
+    """SIGSTOP a driver inside its batch claim (listing its second batch): another driver takes the claim over
+    once the stopped one's heartbeat is stale and runs the search; the stopped one, continued, lists nothing
+    (its claim is lost), rebuilds its study from the stored trials and ends with them."""
+    env = {**os.environ, "MACHINABLE_STALE_SECONDS": "2", "PHASE": "1"}
+    driver = DRIVER.replace("trials=30", "trials=8")
+    quad.write("driver.py", driver)
+    quad.write("stopped.py", SLOW_LISTING + driver)
+    stopped = subprocess.Popen([sys.executable, "stopped.py"], cwd=quad.path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert stopped.stdout.readline().strip() == "listing"
+        os.killpg(stopped.pid, signal.SIGSTOP)
+        other = subprocess.Popen([sys.executable, "driver.py"], cwd=quad.path, env={**env, "PHASE": "2"},
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        search_id = finish(other, timeout=90).split()[1]
+    finally:
+        os.killpg(stopped.pid, signal.SIGCONT)
+    assert finish(stopped, timeout=90).split()[1:] == [search_id, "8"]
+
+    members = find(sweep=search_id)
+    assert len(members) == 8 and all(e.is_finished() for e in members)
+    starts = collections.Counter(line[3] for line in log_lines(quad) if line[0] == "start")
+    assert set(starts) == {e.experiment_id for e in members} and set(starts.values()) == {1}
+    assert sum(line[1] == "1" for line in log_lines(quad) if line[0] == "start") == 2  # its first batch alone
+
+
 HOLDER = """
 import sys
 from machinable.storage.claim import Claim
@@ -198,11 +300,11 @@ def test_a_driver_that_dies_or_stops_holding_the_search_claim_is_taken_over_and_
     """The driver claim of a search is held only while a batch is asked for and listed; a holder that was killed
     is taken over at once, a stopped one once its heartbeat is stale, and the stopped one, continued, finds
     it no longer holds it (so it lists nothing)."""
-    from machinable.sweep.search import DRIVER_CLAIM
+    from machinable.sweep.search import BATCH_CLAIM
 
     env = {**os.environ, "MACHINABLE_STALE_SECONDS": "2"}
     search = Search("quad", SPACE, objective="loss", trials=4, parallel=2, version={"sleep": 0.1}, sampler_seed=3)
-    path = search.record().commit()._file(DRIVER_CLAIM)
+    path = search.record().commit()._file(BATCH_CLAIM)
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env=env)
     try:

@@ -36,7 +36,7 @@ def search_command(module: str, args: tuple, objective: str, direction: str, tri
     """
     from machinable.sweep.search import Search
 
-    space, version, executions = parse_arguments(module, args, "search")
+    space, version, executions = parse_arguments(module, args, "search", "or interval(...)")
     search = Search(module, space, objective=objective, direction=direction, trials=trials, parallel=parallel,
                     version=version, sampler_seed=sampler_seed)
     import optuna

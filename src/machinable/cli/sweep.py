@@ -36,7 +36,7 @@ def sweep_command(module: str, args: tuple, samples, sampler_seed: int, dry_run:
 
     if dry_run and launch:
         raise click.UsageError("Give --dry-run or --launch, not both.")
-    space, version, executions = parse_arguments(module, args, "sweep")
+    space, version, executions = parse_arguments(module, args, "sweep", "or, with --samples, interval(...)")
     sweep = Sweep(module, Space(space, samples, sampler_seed), version=version)
     plan = sweep.plan()
     to_run = plan.to_run(retry_failed)
@@ -54,7 +54,7 @@ def sweep_command(module: str, args: tuple, samples, sampler_seed: int, dry_run:
             click.echo(f"sweep {sweep.sweep_id}: {_counts(sweep.plan())}; launched {len(to_run)} of {len(plan)} points.")
 
 
-def parse_arguments(module: str, args: tuple, what: str) -> tuple[dict, list, list]:
+def parse_arguments(module: str, args: tuple, what: str, sampled: str) -> tuple[dict, list, list]:
     """(space, fixed versions, executions as (module, versions)) of `MODULE OVERRIDES... [EXECUTION k=v...]`;
     malformed arguments are errors before anything is run."""
     from machinable.cli.get import split_modules
@@ -67,7 +67,7 @@ def parse_arguments(module: str, args: tuple, what: str) -> tuple[dict, list, li
     space, fixed = parse([arg for arg in own if not arg.startswith("~")])
     if not space:
         raise ValidationError(f"Nothing to {what} in {' '.join(own) or 'no arguments'}: give a key a list "
-                              "(lr=0.1,0.01), range(...), choice(...) or interval(...).")
+                              f"(lr=0.1,0.01), range(...), choice(...) {sampled}.")
     return space, [*versions, fixed] if fixed else versions, [(name, parse_versions(a)) for name, a in executions]
 
 

@@ -17,6 +17,7 @@ identity: running it again with more trials continues it.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 
@@ -27,7 +28,8 @@ from machinable.sweep.space import Distribution
 from machinable.sweep.stored import MODULE
 
 DIRECTIONS = ("minimize", "maximize")
-DRIVER_CLAIM = "driver.claim"  # in the stored search's directory: held while a driver asks for and lists a batch
+BATCH_CLAIM = "batch.claim"  # in the stored search's directory: held while a driver asks for and lists a batch
+DRIVERS = "drivers"  # in the stored search's directory: each running driver's claim, held for its whole run()
 LOST = object()  # what _next_batch returns when its claim was taken over before it listed the batch
 
 
@@ -96,7 +98,7 @@ class Search:
         """The Optuna study of the stored trials (rebuilt from the experiments, then kept up to date by run())."""
         if self._study is None:
             self._study = self._new_study()
-            self._sync(self._study, set(), self.record().members())
+            self._sync(self._study, set(), self.record().members(), {}, None)
         return self._study
 
     def _new_study(self):
@@ -105,9 +107,9 @@ class Search:
         return optuna.create_study(direction=self.direction, sampler=self._sampler(0))
 
     def _sampler(self, trials: int):
-        """The TPE sampler that asks for the trials after the first `trials`: seeded by the sampler seed and that
-        count, so a restarted driver asks what an uninterrupted one would have, and drivers running at once
-        (each asks after a different count) do not ask for the same random start-up points."""
+        """The TPE sampler of a study that starts from `trials` stored trials: seeded by the sampler seed and that
+        count, so drivers running at once (each starts after a different count: batches are listed one at a
+        time) do not ask for the same random start-up points."""
         import random
 
         import optuna
@@ -115,22 +117,26 @@ class Search:
         seed = random.Random(f"{self.sampler_seed}/{trials}").getrandbits(32)
         return optuna.samplers.TPESampler(seed=seed)
 
-    def _sync(self, study, told: set, members: list) -> list:
+    def _sync(self, study, told: set, members: list, listers: dict, me: str | None) -> list:
         """Add the finished and failed trials among `members` that the study has not been told of (to `told` too);
-        the unfinished ones that no process is running (never started, or their driver was killed) are returned,
-        to be resumed. Those running elsewhere (another driver) are added once they end."""
+        the unfinished ones that no process runs and no live driver but `me` listed (never started, or their
+        driver was killed) are returned, to be resumed. The others are added once they end."""
         from machinable.experiment import Experiment
+        from machinable.storage.claim import Claim
 
         resume = []
         for experiment_id in members:
             if experiment_id in told:
                 continue
             experiment = Experiment.find_by_id(experiment_id, self.record().storage)
-            if experiment.is_finished() or experiment.is_failed():
+            status = experiment.status  # read once: a trial may end meanwhile
+            if status in ("finished", "failed"):
                 study.add_trial(self._trial(experiment))
                 told.add(experiment_id)
-            elif experiment.status != "running":
-                resume.append(experiment)
+            elif status != "running":
+                lister = listers.get(experiment_id)
+                if lister is None or lister == me or not Claim(self.record()._file(os.path.join(DRIVERS, lister))).is_held():
+                    resume.append(experiment)
         return resume
 
     def _trial(self, experiment):
@@ -159,14 +165,19 @@ class Search:
     # --- running ------------------------------------------------------------------------
 
     def run(self, poll: float = 0.5) -> "Search":
-        """Run trials until `trials` distinct experiments are stored and finished, `parallel` at a time, each batch
-        through a copy of the current execution (`with get(execution):`; else in this process).
+        """Run trials until `trials` distinct experiments are stored and have ended, `parallel` at a time, each
+        batch through a copy of the current execution (`with get(execution):`; else in this process). A trial
+        whose run died here (e.g. its worker was killed) counts as failed for this run; a later run resumes it.
 
         Several drivers may run the same search at once (e.g. one per node): each batch is asked for and listed
-        under the search's driver claim, after the study has been told of every trial the others finished, so
-        no trial is run twice and the search stops at `trials`; a driver with nothing left to ask waits, polling
-        every `poll` seconds, for the trials still running elsewhere, then returns with all of them in its study."""
+        under the search's batch claim, after the study has been told of every trial the others finished, so
+        no trial is run twice and the search stops at `trials`; a trial another live driver listed is left to
+        it; a driver with nothing left to ask waits, polling every `poll` seconds, for the trials still running
+        elsewhere, then returns with all of them in its study."""
+        import uuid
+
         from machinable.execution import Execution
+        from machinable.storage.claim import HOST, Claim, Heartbeat
 
         current = context.current(Execution)
         if current is not None and current.asynchronous:
@@ -176,11 +187,23 @@ class Search:
                 "multiprocess execution there), or use a Sweep."
             )
         record = self.record().commit()
+        me = f"{HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        os.makedirs(record._file(DRIVERS), exist_ok=True)
+        driver = Claim(record._file(os.path.join(DRIVERS, me)))
+        driver.acquire()
+        try:
+            with Heartbeat(driver):
+                self._drive(record, me, poll)
+        finally:
+            driver.release()
+        return self
+
+    def _drive(self, record, me: str, poll: float) -> None:
         study, told = self._new_study(), set()
         self._study = study
         stale = 0
         while True:
-            batch = self._next_batch(record, study, told)
+            batch = self._next_batch(record, study, told, me)
             if batch is None:
                 break
             if batch is LOST:  # its asked trials were not listed: start again from what is stored
@@ -204,37 +227,45 @@ class Search:
             if stale >= 20:
                 warnings.warn(f"{self!r}: the sampler asked only for configs already tried, 20 batches in a row; "
                               f"stopping at {len(record.members())} distinct trials (is the space exhausted?).",
-                              RuntimeWarning, stacklevel=2)
+                              RuntimeWarning, stacklevel=3)
                 break
-        return self
 
-    def _next_batch(self, record, study, told: set):
-        """Under the driver claim: tell the study what the stored trials say, then ask for the next batch and list
-        its experiments as trials (before they run: a restart finds them). None when every trial is done, LOST when
-        the claim was taken over before the batch was listed; else (trials to resume, asked trials, their
-        experiments, the experiments that are new trials), all empty while the last trials run elsewhere."""
+    def _next_batch(self, record, study, told: set, me: str):
+        """Under the batch claim: tell the study what the stored trials say, then ask for the next batch and list
+        its experiments as trials of driver `me` (before they run: a restart finds them). None when every trial
+        is done, LOST when the claim was taken over before the batch was listed; else (trials to resume, asked
+        trials, their experiments, the experiments that are new trials), all empty while the last trials run
+        elsewhere."""
         from machinable.element import get
-        from machinable.storage.claim import Claim
+        from machinable.errors import ClaimLost
+        from machinable.storage.claim import Claim, Heartbeat
 
-        claim = Claim(record._file(DRIVER_CLAIM))
+        claim = Claim(record._file(BATCH_CLAIM))
         claim.acquire()
-        try:
-            members = record.members()
-            resume = self._sync(study, told, members)
-            wanted = min(self.parallel, max(0, self.trials - len(members))) if not resume else 0
-            if not resume and not wanted:
-                return None if told >= set(members) else ([], [], [], [])
-            study.sampler = self._sampler(len(members))
-            asked = [study.ask(self.space) for _ in range(wanted)]
-            experiments = [get(self.module, self.versions(trial.params)) for trial in asked]
-            for experiment in experiments:
-                experiment.commit()
-            known = set(members)
-            new = [e for e in experiments if e.experiment_id not in known]
+
+        def fence():
             if not claim.check():  # paused past the stale window while holding it: another driver went on
-                return LOST
-            record.add_members(e.experiment_id for e in experiments)
-            return resume, asked, experiments, new
+                raise ClaimLost(f"{self!r}: the batch claim was taken over")
+
+        try:
+            with Heartbeat(claim):
+                members = record.members()
+                if not study.trials:  # this study's sampler: seeded by the stored trials it starts from
+                    study.sampler = self._sampler(len(members))
+                resume = self._sync(study, told, members, record.listers(), me)
+                wanted = min(self.parallel, max(0, self.trials - len(members))) if not resume else 0
+                if not resume and not wanted:
+                    return None if told >= set(members) else ([], [], [], [])
+                asked = [study.ask(self.space) for _ in range(wanted)]
+                experiments = [get(self.module, self.versions(trial.params)) for trial in asked]
+                for experiment in experiments:
+                    experiment.commit()
+                known = set(members)
+                new = [e for e in experiments if e.experiment_id not in known]
+                record.add_members((e.experiment_id for e in experiments), lister=me, check=fence)
+                return resume, asked, experiments, new
+        except ClaimLost:
+            return LOST
         finally:
             claim.release()
 

@@ -6,13 +6,16 @@ belongs to every sweep that lists it, and `find(sweep=ID)` selects them.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from machinable.errors import ValidationError
 from machinable.experiment import Experiment
+from machinable.storage.files import encode_data, write_atomic
 
 MODULE = "machinable.sweep.stored"
 MEMBERS = "members.json"
+LISTERS = "listers.json"
 
 
 class StoredSweep(Experiment):
@@ -32,14 +35,28 @@ class StoredSweep(Experiment):
             return []
         return list(self.load_data(MEMBERS, []))
 
-    def add_members(self, ids) -> None:
-        """List these experiments as its points (once each, after those listed already); one atomic write."""
+    def listers(self) -> dict:
+        """Which search driver listed each trial (see `machinable.sweep.search`); none for a sweep."""
+        return dict(self.load_data(LISTERS, {})) if self.is_committed() else {}
+
+    def add_members(self, ids, lister: str | None = None, check=None) -> None:
+        """List these experiments as its points (once each, after those listed already), each an atomic write;
+        `lister` names the driver that listed them, `check()` (a claim's fence) raises before a write if the
+        caller lost the claim it writes under."""
         self.commit()
         members = self.members()
         known = set(members)
         added = [i for i in ids if i not in known and not known.add(i)]
-        if added:
-            self.save_data(MEMBERS, members + added)
+        if not added:
+            return
+        self._write(MEMBERS, members + added, check)
+        if lister is not None:  # a member without a lister reads as left by a driver that is gone
+            self._write(LISTERS, {**self.listers(), **dict.fromkeys(added, lister)}, check)
+
+    def _write(self, name: str, value, check) -> None:
+        path = self.local_directory("data", name, create=False)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, encode_data(".json", value), check)
 
 
 def members_of(sweep, storage=None) -> list[str]:
