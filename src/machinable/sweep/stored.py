@@ -54,7 +54,7 @@ class StoredSweep(Experiment):
             self._write(LISTERS, {**self.listers(), **dict.fromkeys(added, lister)}, check)
 
     def _write(self, name: str, value, check) -> None:
-        path = self.local_directory("data", name, create=False)
+        path = self.local_directory("data", name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_atomic(path, encode_data(".json", value), check)
 
